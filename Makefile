@@ -1,0 +1,36 @@
+# `make demo` runs the whole loop on the demo line; `make test` runs every test.
+# Both set themselves up first (idempotent): see deploy/setup.sh.
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/yieldloop
+VENV ?= $(CACHE)/venv
+PY := $(VENV)/bin/python
+export YIELDLOOP_VENV := $(VENV)
+export PYTHONPATH := $(CURDIR)
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+
+.PHONY: setup demo test unit lint stack-up stack-down events-doc bench
+
+setup:
+	@deploy/setup.sh
+
+demo: setup
+	$(PY) -m yieldloop demo
+
+test: setup
+	$(PY) -m pytest
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+stack-up: setup
+	$(PY) -m yieldloop stack up
+
+stack-down: setup
+	$(PY) -m yieldloop stack down
+
+events-doc: setup
+	$(PY) -m yieldloop events-doc --out docs/events.md

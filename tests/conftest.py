@@ -1,0 +1,38 @@
+"""Shared fixtures. Integration and end-to-end tests run against a real local stack of their own
+(separate ports and state folder, so a running demo is left alone), started once per session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from services.common.settings import CommonSettings, load_settings
+
+TEST_STACK_ENV = {
+    "YIELDLOOP_STACK__STATE_DIR": ".yieldloop/test",
+    "YIELDLOOP_STACK__KAFKA_PORT": "29092",
+    "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": "29093",
+    "YIELDLOOP_STACK__REDIS_PORT": "26379",
+    "YIELDLOOP_STACK__MLFLOW_PORT": "25000",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[CommonSettings]:
+    """A real Kafka broker, Redis server and MLflow server, fresh for this test session."""
+    from yieldloop import stack as local_stack
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in TEST_STACK_ENV.items():
+            mp.setenv(key, value)
+        settings = load_settings(CommonSettings)
+        local_stack.down(settings, say=None)
+        shutil.rmtree(settings.stack.path(), ignore_errors=True)
+        local_stack.up(settings, say=None)
+        try:
+            yield settings
+        finally:
+            local_stack.down(settings, say=None)

@@ -1,0 +1,5 @@
+import sys
+
+from yieldloop.cli import main
+
+sys.exit(main())

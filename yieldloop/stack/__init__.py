@@ -1,0 +1,54 @@
+"""`yieldloop stack up | down | status`: the real local components on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from services.common.kafka import ensure_topics
+from services.common.settings import CommonSettings
+from yieldloop.stack.components import Component, components
+from yieldloop.stack.process import StackError
+
+__all__ = ["StackError", "down", "restart", "status", "up"]
+
+
+def up(settings: CommonSettings, *, say: object = print) -> float:
+    """Start what is not running, wait until everything answers, create topics; seconds taken."""
+    started = time.monotonic()
+    for component in components(settings):
+        fresh = component.up()
+        _say(say, f"{component.name:<7} {'started' if fresh else 'running'}  log: "
+             f"{component.daemon.logfile}")
+    created = asyncio.run(ensure_topics(settings))
+    _say(say, f"topics  {len(created)} created")
+    return time.monotonic() - started
+
+
+def down(settings: CommonSettings, *, say: object = print) -> None:
+    for component in reversed(components(settings)):
+        stopped = component.daemon.stop()
+        _say(say, f"{component.name:<7} {'stopped' if stopped else 'not running'}")
+
+
+def status(settings: CommonSettings) -> dict[str, str]:
+    return {c.name: _state(c) for c in components(settings)}
+
+
+def restart(settings: CommonSettings, name: str) -> None:
+    """Stop and start one component (its data stays)."""
+    component = next(c for c in components(settings) if c.name == name)
+    component.daemon.stop()
+    component.up()
+
+
+def _state(component: Component) -> str:
+    pid = component.daemon.pid()
+    if pid is None:
+        return "down"
+    return f"{'healthy' if component.ready() else 'starting'} (pid {pid})"
+
+
+def _say(say: object, line: str) -> None:
+    if callable(say):
+        say(line)
