@@ -42,7 +42,7 @@ class YieldReported(Event):
     line_id: str
     window_size: int = Field(ge=1)
     yield_rate: float = Field(ge=0, le=1)
-    threshold: float = Field(ge=0, le=1)
+    threshold: float | None = Field(None, ge=0, le=1)  # None until a baseline exists
     baseline: float | None = None
     mean_confidence: float = Field(ge=0, le=1)
     low_confidence_share: float = Field(ge=0, le=1)

@@ -48,8 +48,8 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(MODEL_CANDIDATE, ev.ModelCandidate, "iteration_id", _FOREVER),
     TopicSpec(MODEL_APPROVED, ev.ModelApproved, "iteration_id", _FOREVER),
     TopicSpec(MODEL_REJECTED, ev.ModelRejected, "iteration_id", _FOREVER),
-    TopicSpec(MODEL_DEPLOYED, ev.ModelDeployed, "model_name", _FOREVER),
-    TopicSpec(ALERT_RAISED, ev.AlertRaised, "severity", _FOREVER),
+    TopicSpec(MODEL_DEPLOYED, ev.ModelDeployed, "iteration_id", _FOREVER),
+    TopicSpec(ALERT_RAISED, ev.AlertRaised, "iteration_id", _FOREVER),
 )
 DEAD_LETTER_RETENTION = Retention.FOREVER
 

@@ -1,9 +1,82 @@
-"""Sub-commands beyond `stack`: registered here so the CLI module stays small."""
+"""Sub-commands beyond `stack`: each imports its heavy modules only when it runs."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import runpy
+from pathlib import Path
+
+from services.common.settings import CommonSettings, load_settings
+
+SERVICES = ["inference", "monitor", "curator", "trainer", "gatekeeper"]
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from yieldloop.bootstrap_models import bootstrap_models
+
+    bootstrap_models(load_settings(CommonSettings), force=args.force, seed=args.seed)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    runpy.run_module(f"services.{args.service}", run_name="__main__")
+    return 0
+
+
+def cmd_events_doc(args: argparse.Namespace) -> int:
+    from yieldloop.events_doc import render
+
+    Path(args.out).write_text(render())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services.inference.config import InferenceSettings
+    from services.monitor.config import MonitorSettings
+    from yieldloop import demo, report, stack
+    from yieldloop.bootstrap_models import bootstrap_models
+    from yieldloop.fleet import Fleet
+
+    settings = load_settings(MonitorSettings)
+    web = load_settings(InferenceSettings).inference
+    plan = demo.DemoPlan(rate=args.rate, warmup_s=args.warmup, after_s=args.after)
+    print(f"stack healthy in {stack.up(settings):.1f} s")
+    try:
+        bootstrap_models(settings)
+        line_id, run_dir = demo.new_run_dir()
+        with Fleet(settings, log_dir=run_dir / "logs",
+                   inference_url=f"http://{web.host}:{web.port}") as fleet:
+            print(f"services ready in {fleet.start():.1f} s (logs: {run_dir / 'logs'})")
+            print(f"line {line_id}: {plan.rate:.0f} parts/s, drift after {plan.warmup_s:.0f} s")
+            run, switch = asyncio.run(demo.follow(settings, plan, line_id=line_id, run_dir=run_dir))
+        figures = demo.write_report(settings, run, switch, line_id=line_id, run_dir=run_dir)
+        print(report.summary_table(figures))
+        print(f"report: {run_dir / 'report.json'}\nplot:   {run_dir / 'report.png'}")
+        return 0 if figures["decision"] == "approved" else 1
+    finally:
+        if not args.keep_stack:
+            stack.down(settings)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the sub-commands; each imports its heavy modules only when run."""
+    from yieldloop import produce
+
+    boot = sub.add_parser("bootstrap", help="train and register the first champion and referees")
+    boot.add_argument("--force", action="store_true", help="train again even if registered")
+    boot.add_argument("--seed", type=int, default=0)
+    boot.set_defaults(run=cmd_bootstrap)
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=SERVICES)
+    serve.set_defaults(run=cmd_serve)
+    doc = sub.add_parser("events-doc", help="write the event catalog page")
+    doc.add_argument("--out", default="docs/events.md")
+    doc.set_defaults(run=cmd_events_doc)
+    dem = sub.add_parser("demo", help="the whole loop on the demo production line")
+    dem.add_argument("--rate", type=float, default=20.0, help="parts per second")
+    dem.add_argument("--warmup", type=float, default=25.0, help="seconds before drift")
+    dem.add_argument("--after", type=float, default=20.0, help="seconds judged after the swap")
+    dem.add_argument("--keep-stack", action="store_true", help="leave Kafka/Redis/MLflow up")
+    dem.set_defaults(run=cmd_demo)
+    produce.register(sub)

@@ -1,0 +1,75 @@
+"""Experiment tracking (MLflow runs): parameters, metrics and documents of each job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+
+from services.common.settings import CommonSettings
+
+
+class Tracking(Protocol):
+    def start_run(self, name: str, *, tags: dict[str, str]) -> str: ...
+    def log_params(self, run_id: str, params: dict[str, object]) -> None: ...
+    def log_metric(self, run_id: str, key: str, value: float, *, step: int = 0) -> None: ...
+    def log_text(self, run_id: str, text: str, path: str) -> None: ...
+    def end_run(self, run_id: str, *, ok: bool = True) -> None: ...
+
+
+class MlflowTracking:
+    def __init__(self, tracking_uri: str, *, experiment: str) -> None:
+        self.client = MlflowClient(tracking_uri)
+        self.experiment = experiment
+
+    def _experiment_id(self) -> str:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return str(found.experiment_id)
+        return str(self.client.create_experiment(self.experiment))
+
+    def start_run(self, name: str, *, tags: dict[str, str]) -> str:
+        run = self.client.create_run(self._experiment_id(), run_name=name, tags=tags)
+        return str(run.info.run_id)
+
+    def log_params(self, run_id: str, params: dict[str, object]) -> None:
+        for key, value in params.items():
+            self.client.log_param(run_id, key, value)
+
+    def log_metric(self, run_id: str, key: str, value: float, *, step: int = 0) -> None:
+        self.client.log_metric(run_id, key, value, step=step)
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def end_run(self, run_id: str, *, ok: bool = True) -> None:
+        status = RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED)
+        self.client.set_terminated(run_id, status)
+
+
+@dataclass
+class InMemoryTracking:
+    runs: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def start_run(self, name: str, *, tags: dict[str, str]) -> str:
+        run_id = f"run-{len(self.runs) + 1}"
+        self.runs[run_id] = {"name": name, "tags": tags, "params": {}, "metrics": [], "texts": {}}
+        return run_id
+
+    def log_params(self, run_id: str, params: dict[str, object]) -> None:
+        self.runs[run_id]["params"] = {**self.runs[run_id]["params"], **params}  # type: ignore[dict-item]
+
+    def log_metric(self, run_id: str, key: str, value: float, *, step: int = 0) -> None:
+        self.runs[run_id]["metrics"].append((key, value, step))  # type: ignore[attr-defined]
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.runs[run_id]["texts"][path] = text  # type: ignore[index]
+
+    def end_run(self, run_id: str, *, ok: bool = True) -> None:
+        self.runs[run_id]["status"] = "FINISHED" if ok else "FAILED"
+
+
+def tracking_from(settings: CommonSettings) -> Tracking:
+    return MlflowTracking(settings.mlflow_uri, experiment=settings.mlflow.experiment)

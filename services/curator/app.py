@@ -1,0 +1,29 @@
+"""The curator's entrypoint: one Kafka subscriber."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from schemas import RetrainRequested, topic_for
+from services.common.kafka import make_broker, publisher
+from services.common.settings import load_settings
+from services.curator import handlers
+from services.curator.bootstrap import Curator, bootstrap
+from services.curator.config import CuratorSettings
+
+GROUP = "curator"
+LONG_JOB_MS = 3_600_000  # labelling runs in a thread; the consumer must not be thought dead
+
+
+def subscribe(broker: KafkaBroker, c: Curator) -> None:
+    @broker.subscriber(topic_for(RetrainRequested), group_id=GROUP, auto_offset_reset="earliest",
+                       max_poll_interval_ms=LONG_JOB_MS)
+    async def on_retrain_requested(event: RetrainRequested) -> None:
+        await handlers.retrain_requested(event, c)
+
+
+def create(settings: CuratorSettings | None = None) -> KafkaBroker:
+    settings = settings or load_settings(CuratorSettings)
+    broker = make_broker(settings, client_id="curator")
+    subscribe(broker, bootstrap(settings=settings, publish=publisher(broker)))
+    return broker

@@ -1,0 +1,29 @@
+"""The trainer's entrypoint: one Kafka subscriber."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from schemas import DatasetCurated, topic_for
+from services.common.kafka import make_broker, publisher
+from services.common.settings import load_settings
+from services.trainer import handlers
+from services.trainer.bootstrap import Trainer, bootstrap
+from services.trainer.config import TrainerSettings
+
+GROUP = "trainer"
+LONG_JOB_MS = 3_600_000  # above the worst training time: the group must not evict us mid-job
+
+
+def subscribe(broker: KafkaBroker, t: Trainer) -> None:
+    @broker.subscriber(topic_for(DatasetCurated), group_id=GROUP, auto_offset_reset="earliest",
+                       max_poll_interval_ms=LONG_JOB_MS)
+    async def on_dataset_curated(event: DatasetCurated) -> None:
+        await handlers.dataset_curated(event, t)
+
+
+def create(settings: TrainerSettings | None = None) -> KafkaBroker:
+    settings = settings or load_settings(TrainerSettings)
+    broker = make_broker(settings, client_id="trainer")
+    subscribe(broker, bootstrap(settings=settings, publish=publisher(broker)))
+    return broker

@@ -1,0 +1,26 @@
+"""Settings of the trainer (`trainer:` in config/yieldloop.yaml, YIELDLOOP_TRAINER__*)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from services.common.settings import CommonSettings
+from services.common.training import TrainConfig
+
+
+class TrainerConfig(BaseModel):
+    epochs: int = Field(4, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    batch_size: int = Field(64, ge=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    seed: int = 0
+    augment: bool = False
+    recent_share: float = Field(0.5, gt=0, lt=1)  # share of draws given to this iteration's samples
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
+                           seed=self.seed, weight_decay=self.weight_decay, augment=self.augment)
+
+
+class TrainerSettings(CommonSettings):
+    trainer: TrainerConfig = TrainerConfig()

@@ -1,0 +1,263 @@
+"""The production-line simulator: publishes one ImageSubmitted per part at a steady rate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from schemas import ImageRef, ImageSubmitted, utcnow
+from services.common.images import encode_png
+from services.common.kafka import make_broker, publisher
+from services.common.settings import CommonSettings, load_settings
+from services.common.store import ImageStore, LocalImageStore, sha256_of
+from services.inference.domain import UnsafeArchive, ZipLimits, zip_members
+from yieldloop.demo_line import DemoLine
+
+PRODUCER = "line-simulator"
+PROGRESS_EVERY_S = 5.0
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+ZIP_LIMITS = ZipLimits(max_entries=100_000, max_unpacked_bytes=1 << 30, max_entry_bytes=20 << 20)
+TRUTH_FIELDS = ("item_id", "sha256", "label", "drifted", "defect", "submitted_at")
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One part to submit; the label is ground truth that only the simulator knows."""
+
+    item_id: str
+    png: bytes
+    filename: str
+    label: str | None
+    drifted: bool
+    defect: str | None
+
+
+@dataclass
+class DriftSwitch:
+    """Owned by a caller who turns the line's drift on mid-run and needs to know when."""
+
+    on: bool = False
+    switched_at: datetime | None = None
+
+    def switch_on(self) -> None:
+        if not self.on:
+            self.on, self.switched_at = True, utcnow()
+
+
+@dataclass(frozen=True)
+class TruthRow:
+    item_id: str
+    sha256: str
+    label: str | None
+    drifted: bool
+    defect: str | None
+    submitted_at: datetime
+
+
+def _item_ids() -> Iterator[str]:
+    """Ids unique to this run (a fresh prefix) and ordered within it."""
+    run = uuid.uuid4().hex[:8]
+    index = 0
+    while True:
+        yield f"{run}-{index:06d}"
+        index += 1
+
+
+def demo_items(
+    *, seed: int, drift_after: int | None, drift: DriftSwitch | None = None
+) -> Iterator[Item]:
+    """Endless DemoLine parts; drifted from index `drift_after` on, or once `drift` is on."""
+    line, switch = DemoLine(seed=seed), drift or DriftSwitch()
+    for index, item_id in enumerate(_item_ids()):
+        if drift_after is not None and index >= drift_after:
+            switch.switch_on()  # so the caller learns the onset time either way
+        [part] = line.parts(1, drift=switch.on)
+        yield Item(item_id, encode_png(part.image), f"{item_id}.png", part.label, part.drifted,
+                   part.defect)
+
+
+def _is_image(name: PurePosixPath) -> bool:
+    hidden = any(p.startswith(".") or p == "__MACOSX" for p in name.parts)
+    return name.suffix.lower() in IMAGE_SUFFIXES and not hidden
+
+
+def folder_items(path: Path) -> Iterator[Item]:
+    """Every image file under `path` (recursively), sorted by relative path; labels unknown."""
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a folder")
+    names = sorted(PurePosixPath(p.relative_to(path).as_posix()) for p in path.rglob("*")
+                   if p.is_file())
+    images = (name for name in names if _is_image(name))
+    return (Item(item_id, (path / name).read_bytes(), str(name), None, False, None)
+            for name, item_id in zip(images, _item_ids(), strict=False))
+
+
+def zip_items(path: Path) -> Iterator[Item]:
+    """Every image in a zip, sorted by name; a traversal or absolute name refuses the archive."""
+    # Read now, not lazily: an unsafe archive is refused before anything is sent.
+    members = sorted(zip_members(path.read_bytes(), ZIP_LIMITS))
+    images = ((name, data) for name, data in members if _is_image(PurePosixPath(name)))
+    return (Item(item_id, data, name, None, False, None)
+            for (name, data), item_id in zip(images, _item_ids(), strict=False))
+
+
+@contextmanager
+def truth_log(path: Path | None) -> Iterator[Callable[[Item, ImageSubmitted], None]]:
+    """Records each submitted item's ground truth; flushed per row so a reader can follow."""
+    if path is None:
+        yield lambda item, event: None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(TRUTH_FIELDS)
+
+        def record(item: Item, event: ImageSubmitted) -> None:
+            writer.writerow([item.item_id, event.image.sha256, item.label or "",
+                             "true" if item.drifted else "false", item.defect or "",
+                             event.occurred_at.isoformat()])
+            out.flush()
+
+        yield record
+
+
+def read_truth(path: Path) -> list[TruthRow]:
+    with path.open(newline="") as file:
+        return [
+            TruthRow(row["item_id"], row["sha256"], row["label"] or None, row["drifted"] == "true",
+                     row["defect"] or None, datetime.fromisoformat(row["submitted_at"]))
+            for row in csv.DictReader(file)
+        ]
+
+
+def image_ref(png: bytes, *, limit: int, store: ImageStore) -> ImageRef:
+    """Inline when small, otherwise a claim check into the image store."""
+    if len(png) <= limit:
+        return ImageRef.inline(png)
+    return ImageRef(sha256=sha256_of(png), uri=store.put(png))
+
+
+class Pace:
+    """Item i is due at start + i/rate on the monotonic clock, so delays never accumulate."""
+
+    def __init__(self, rate: float, stop: asyncio.Event | None) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.rate, self.stop, self.start = rate, stop or asyncio.Event(), time.monotonic()
+
+    async def wait(self, index: int) -> bool:
+        """Sleep until item `index` is due; True when the caller asked to stop."""
+        delay = self.start + index / self.rate - time.monotonic()
+        if delay > 0 and not self.stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=delay)
+        return self.stop.is_set()
+
+
+class Progress:
+    """A line every PROGRESS_EVERY_S seconds, so a long run shows it is alive."""
+
+    def __init__(self, say: Say | None, line_id: str) -> None:
+        self.say, self.line_id = say, line_id
+        self.start = self.said = time.monotonic()
+
+    def tick(self, sent: int) -> None:
+        now = time.monotonic()
+        if self.say is not None and now - self.said >= PROGRESS_EVERY_S:
+            self.said = now
+            self.say(f"{self.line_id}: {sent} images sent ({sent / (now - self.start):.1f}/s)")
+
+
+async def produce(
+    settings: CommonSettings, *, source: Iterator[Item], line_id: str, rate: float,
+    count: int | None, truth: Path | None, say: Say | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Publish up to `count` items from `source` at `rate` per second; returns how many."""
+    pace, progress, sent = Pace(rate, stop), Progress(say, line_id), 0
+    store, limit = LocalImageStore(settings.store_root), settings.kafka.inline_image_limit
+    async with make_broker(settings, client_id=f"produce-{line_id}") as broker:
+        publish = publisher(broker)
+        with truth_log(truth) as record:
+            while (count is None or sent < count) and not await pace.wait(sent):
+                if (item := next(source, None)) is None:
+                    break
+                image = image_ref(item.png, limit=limit, store=store)
+                event = ImageSubmitted(producer=PRODUCER, line_id=line_id, item_id=item.item_id,
+                                       image=image, filename=item.filename)
+                await publish(event)
+                record(item, event)
+                sent += 1
+                progress.tick(sent)
+    return sent
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `yieldloop produce`."""
+    p = sub.add_parser("produce", help="simulate a production line publishing part images",
+                       description="Publish one ImageSubmitted per part at a steady rate. With "
+                       "neither --folder nor --zip, parts come from the seeded demo line.")
+    p.add_argument("--line", default="line-1", help="production line id (default line-1)")
+    p.add_argument("--rate", type=_positive, default=20.0, help="images per second (default 20)")
+    p.add_argument("--count", type=int, metavar="N",
+                   help="stop after N images (default: when the source ends, or on Ctrl-C)")
+    p.add_argument("--seed", type=int, default=0, help="demo line seed (default 0)")
+    drift = p.add_mutually_exclusive_group()
+    drift.add_argument("--drift-after", type=int, metavar="N", help="demo: drift from image N on")
+    drift.add_argument("--drift", action="store_true", help="demo: drift from the first image")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--folder", type=Path, metavar="DIR", help="send the images in DIR")
+    given.add_argument("--zip", type=Path, metavar="FILE", help="send the images in a zip")
+    p.add_argument("--truth", type=Path, metavar="FILE", help="write ground truth CSV here")
+    p.set_defaults(run=cmd_produce)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    settings = load_settings(CommonSettings)
+    try:
+        source = _source(args)
+    except (OSError, UnsafeArchive) as exc:
+        print(f"yieldloop produce: {exc}", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    sent = asyncio.run(_produce_until_interrupted(settings, args, source))
+    took = max(time.monotonic() - began, 1e-9)
+    truth = f", truth in {args.truth}" if args.truth else ""
+    print(f"{args.line}: sent {sent} images in {took:.1f} s ({sent / took:.1f}/s){truth}")
+    return 0
+
+
+async def _produce_until_interrupted(
+    settings: CommonSettings, args: argparse.Namespace, source: Iterator[Item]
+) -> int:
+    """Ctrl-C ends the run cleanly, so the summary and the truth file stay whole."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+    return await produce(settings, source=source, line_id=args.line, rate=args.rate,
+                         count=args.count, truth=args.truth, say=print, stop=stop)
+
+
+def _source(args: argparse.Namespace) -> Iterator[Item]:
+    if args.folder is not None:
+        return folder_items(args.folder)
+    if args.zip is not None:
+        return zip_items(args.zip)
+    return demo_items(seed=args.seed, drift_after=0 if args.drift else args.drift_after)
