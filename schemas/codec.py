@@ -37,7 +37,7 @@ def key(event: Event) -> bytes:
 
 
 def decode(body: bytes | str, as_type: type[E]) -> E:
-    """Parse and validate one event; a missing or mistyped field raises ValidationError naming it."""
+    """Parse and validate one event; a missing or mistyped field raises a ValidationError."""
     return as_type.model_validate_json(body)
 
 

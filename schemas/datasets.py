@@ -1,4 +1,4 @@
-"""Dataset versions: manifests of image hashes, labels, splits and sources, kept in the image store."""
+"""Dataset versions: manifests of image hashes, labels, splits and sources."""
 
 from __future__ import annotations
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import TypedDict
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class Caused(TypedDict):
+    causation_id: UUID
+    correlation_id: str | None
 
 
 def utcnow() -> datetime:
@@ -17,7 +23,9 @@ class Event(BaseModel):
     """A fact that happened. Subclasses fix `event_type` and may raise `schema_version`."""
 
     # Unknown fields are ignored so that a newer producer's added field never breaks a reader.
-    model_config = ConfigDict(frozen=True, extra="ignore", ser_json_bytes="base64", val_json_bytes="base64")
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     event_id: UUID = Field(default_factory=uuid4)
     event_type: str
@@ -27,7 +35,7 @@ class Event(BaseModel):
     correlation_id: str | None = None
     causation_id: UUID | None = None
 
-    def caused(self) -> dict[str, object]:
+    def caused(self) -> Caused:
         """Envelope fields for an event that this one caused."""
         return {"causation_id": self.event_id, "correlation_id": self.correlation_id}
 

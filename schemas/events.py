@@ -164,7 +164,16 @@ class AlertRaised(Event):
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (
-    ImageSubmitted, PredictionMade, YieldReported, RetrainRequested, DatasetCurated,
-    IterationAborted, TrainingProgressed, ModelCandidate, ModelApproved, ModelRejected,
-    ModelDeployed, AlertRaised,
+    ImageSubmitted,
+    PredictionMade,
+    YieldReported,
+    RetrainRequested,
+    DatasetCurated,
+    IterationAborted,
+    TrainingProgressed,
+    ModelCandidate,
+    ModelApproved,
+    ModelRejected,
+    ModelDeployed,
+    AlertRaised,
 )

@@ -10,12 +10,16 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from services.common.settings import CommonSettings
 
 
-async def read_topics(settings: CommonSettings, topics: list[str], *, count: int,
-                      timeout: float = 30.0) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_topics(
+    settings: CommonSettings, topics: list[str], *, count: int, timeout: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
     """The first `count` records of `topics` from the beginning, as a fresh consumer group."""
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=settings.kafka_bootstrap, group_id=f"test-{uuid.uuid4()}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"test-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []

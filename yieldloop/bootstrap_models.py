@@ -26,8 +26,9 @@ def needed(settings: CommonSettings, registry: ModelRegistry) -> bool:
     return any(registry.by_alias(name, CHAMPION) is None for name in names)
 
 
-def bootstrap_models(settings: CommonSettings, *, say: Say = print, force: bool = False,
-                     seed: int = 0) -> list[ModelVersion]:
+def bootstrap_models(
+    settings: CommonSettings, *, say: Say = print, force: bool = False, seed: int = 0
+) -> list[ModelVersion]:
     registry, store = registry_from(settings), LocalImageStore(settings.store_root)
     if not force and not needed(settings, registry):
         say("bootstrap: champion and referees are registered already")
@@ -37,43 +38,83 @@ def bootstrap_models(settings: CommonSettings, *, say: Say = print, force: bool 
     base_uri, base_sha = put_model(store, manifest("base", train, store, split_val=True))
     golden_uri, _ = put_model(store, manifest("golden", golden, store, default=Split.GOLDEN))
     fit_train, fit_val = split(train)
-    tags = {"manifest_uri": base_uri, "manifest_sha256": base_sha, "golden_manifest_uri": golden_uri}
-    champion = train_and_register(settings.mlflow.model_name, CHAMPION_RECIPE, fit_train, fit_val,
-                                  golden, registry=registry, tracking=tracking, say=say, tags=tags)
+    tags = {
+        "manifest_uri": base_uri,
+        "manifest_sha256": base_sha,
+        "golden_manifest_uri": golden_uri,
+    }
+    champion = train_and_register(
+        settings.mlflow.model_name,
+        CHAMPION_RECIPE,
+        fit_train,
+        fit_val,
+        golden,
+        registry=registry,
+        tracking=tracking,
+        say=say,
+        tags=tags,
+    )
     versions = [champion]
     ref_train, stress = referee_sets(seed)
-    for (role, recipe), name in zip(REFEREE_RECIPES.items(), settings.mlflow.referee_names,
-                                    strict=True):
+    for (role, recipe), name in zip(
+        REFEREE_RECIPES.items(), settings.mlflow.referee_names, strict=True
+    ):
         r_train, r_val = split(ref_train)
-        versions.append(train_and_register(
-            name, recipe, r_train, r_val, stress, registry=registry, tracking=tracking, say=say,
-            tags={"role": f"referee {role}"}, vet=True))
+        versions.append(
+            train_and_register(
+                name,
+                recipe,
+                r_train,
+                r_val,
+                stress,
+                registry=registry,
+                tracking=tracking,
+                say=say,
+                tags={"role": f"referee {role}"},
+                vet=True,
+            )
+        )
     return versions
 
 
-def train_and_register(name: str, recipe: Recipe, data: LabeledImages, val: LabeledImages,
-                       check: LabeledImages, *, registry: ModelRegistry, tracking: Tracking,
-                       say: Say, tags: dict[str, str], vet: bool = False) -> ModelVersion:
+def train_and_register(
+    name: str,
+    recipe: Recipe,
+    data: LabeledImages,
+    val: LabeledImages,
+    check: LabeledImages,
+    *,
+    registry: ModelRegistry,
+    tracking: Tracking,
+    say: Say,
+    tags: dict[str, str],
+    vet: bool = False,
+) -> ModelVersion:
     run_id = tracking.start_run(f"bootstrap-{name}", tags={"stage": "bootstrap", **tags})
     tracking.log_params(run_id, {"arch": recipe.arch, **vars(recipe.config)})
 
     def on_epoch(stats: EpochStats) -> None:
         tracking.log_metric(run_id, "val_accuracy", stats.val_accuracy, step=stats.epoch)
         tracking.log_metric(run_id, "train_loss", stats.train_loss, step=stats.epoch)
-        say(f"bootstrap: {name} ({recipe.arch}) epoch {stats.epoch}/{stats.epochs} "
-            f"loss {stats.train_loss:.3f} val accuracy {stats.val_accuracy:.3f}")
+        say(
+            f"bootstrap: {name} ({recipe.arch}) epoch {stats.epoch}/{stats.epochs} "
+            f"loss {stats.train_loss:.3f} val accuracy {stats.val_accuracy:.3f}"
+        )
 
     model, _ = fit(recipe, data, val, on_epoch=on_epoch)
     if vet:
         check_referee(model, check.x, check.y)
     check_acc = accuracy(model, check.x, check.y)
     tracking.log_metric(run_id, "check_accuracy", check_acc)
-    mv = registry.register(name, weights_bytes(model), arch=recipe.arch, classes=CLASSES,
-                           run_id=run_id, tags=tags)
+    mv = registry.register(
+        name, weights_bytes(model), arch=recipe.arch, classes=CLASSES, run_id=run_id, tags=tags
+    )
     registry.set_alias(name, CHAMPION, mv.version)
     tracking.end_run(run_id)
-    say(f"bootstrap: registered {name} v{mv.version} ({recipe.arch}), "
-        f"accuracy on its check set {check_acc:.3f}")
+    say(
+        f"bootstrap: registered {name} v{mv.version} ({recipe.arch}), "
+        f"accuracy on its check set {check_acc:.3f}"
+    )
     return mv
 
 
@@ -83,12 +124,25 @@ def split(data: LabeledImages) -> tuple[LabeledImages, LabeledImages]:
     return LabeledImages(data.x[keep], data.y[keep]), LabeledImages(data.x[val], data.y[val])
 
 
-def manifest(name: str, data: LabeledImages, store: ImageStore, *, split_val: bool = False,
-             default: Split = Split.TRAIN) -> DatasetManifest:
+def manifest(
+    name: str,
+    data: LabeledImages,
+    store: ImageStore,
+    *,
+    split_val: bool = False,
+    default: Split = Split.TRAIN,
+) -> DatasetManifest:
     entries = []
     for i, (image, label) in enumerate(zip(data.x, data.y, strict=True)):
         png = encode_png(image)
         which = Split.VAL if split_val and i % VAL_EVERY == 0 else default
-        entries.append(ManifestEntry(sha256=sha256_of(png), uri=store.put(png), label=CLASSES[label],
-                                     split=which, source=name))
+        entries.append(
+            ManifestEntry(
+                sha256=sha256_of(png),
+                uri=store.put(png),
+                label=CLASSES[label],
+                split=which,
+                source=name,
+            )
+        )
     return DatasetManifest(name=name, classes=list(CLASSES), entries=entries)

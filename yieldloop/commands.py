@@ -46,8 +46,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         bootstrap_models(settings)
         line_id, run_dir = demo.new_run_dir()
-        with Fleet(settings, log_dir=run_dir / "logs",
-                   inference_url=f"http://{web.host}:{web.port}") as fleet:
+        with Fleet(
+            settings, log_dir=run_dir / "logs", inference_url=f"http://{web.host}:{web.port}"
+        ) as fleet:
             print(f"services ready in {fleet.start():.1f} s (logs: {run_dir / 'logs'})")
             print(f"line {line_id}: {plan.rate:.0f} parts/s, drift after {plan.warmup_s:.0f} s")
             run, switch = asyncio.run(demo.follow(settings, plan, line_id=line_id, run_dir=run_dir))

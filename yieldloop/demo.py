@@ -57,14 +57,28 @@ class Run:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-async def follow(settings: MonitorSettings, plan: DemoPlan, *, line_id: str, run_dir: Path,
-                 say: reporting.Say = print) -> tuple[Run, DriftSwitch]:
+async def follow(
+    settings: MonitorSettings,
+    plan: DemoPlan,
+    *,
+    line_id: str,
+    run_dir: Path,
+    say: reporting.Say = print,
+) -> tuple[Run, DriftSwitch]:
     """Feed the line, switch drift on after the warm-up, narrate, stop after recovery."""
     switch, stop, run, describe = DriftSwitch(), asyncio.Event(), Run(), Narrator()
     async with Watcher(settings, line_id=line_id) as watcher:
-        feeding = asyncio.create_task(produce(
-            settings, source=demo_items(seed=plan.seed, drift_after=None, drift=switch),
-            line_id=line_id, rate=plan.rate, count=None, truth=run_dir / "truth.csv", stop=stop))
+        feeding = asyncio.create_task(
+            produce(
+                settings,
+                source=demo_items(seed=plan.seed, drift_after=None, drift=switch),
+                line_id=line_id,
+                rate=plan.rate,
+                count=None,
+                truth=run_dir / "truth.csv",
+                stop=stop,
+            )
+        )
         async for event in watcher.events():
             elapsed = time.monotonic() - run.started
             if event is not None:
@@ -99,19 +113,28 @@ async def drain(watcher: Watcher, run: Run, *, quiet_ticks: int = 4) -> None:
             return
 
 
-def write_report(settings: MonitorSettings, run: Run, switch: DriftSwitch, *, line_id: str,
-                 run_dir: Path) -> dict[str, object]:
+def write_report(
+    settings: MonitorSettings, run: Run, switch: DriftSwitch, *, line_id: str, run_dir: Path
+) -> dict[str, object]:
     store = LocalImageStore(settings.store_root)
-    manifests = {e.manifest_uri: get_model(store, e.manifest_uri, DatasetManifest)
-                 for e in run.of(DatasetCurated) if isinstance(e, DatasetCurated)}
+    manifests = {
+        e.manifest_uri: get_model(store, e.manifest_uri, DatasetManifest)
+        for e in run.of(DatasetCurated)
+        if isinstance(e, DatasetCurated)
+    }
     predictions = [e for e in run.events if isinstance(e, PredictionMade)]
     threshold = settings.monitor.yield_threshold or settings.monitor.threshold_floor
     report = reporting.build_report(
-        truth=run_dir / "truth.csv", predictions=predictions,
+        truth=run_dir / "truth.csv",
+        predictions=predictions,
         pipeline=[e for e in run.events if not isinstance(e, PredictionMade | YieldReported)],
         yield_reports=[e for e in run.events if isinstance(e, YieldReported)],
-        manifests=manifests, yield_threshold=threshold, drift_started_at=switch.switched_at,
-        line_id=line_id, ok_labels=settings.monitor.ok_labels)
+        manifests=manifests,
+        yield_threshold=threshold,
+        drift_started_at=switch.switched_at,
+        line_id=line_id,
+        ok_labels=settings.monitor.ok_labels,
+    )
     series = reporting.yield_series(predictions, window=settings.monitor.recent_window)
     reporting.write(run_dir, report, series)
     return report

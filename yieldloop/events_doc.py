@@ -20,9 +20,16 @@ cannot be parsed or processed goes to `{DEAD_LETTER}` with the error and its ori
 
 def render() -> str:
     parts = [INTRO, "| topic | event | key | retention |", "|---|---|---|---|"]
-    parts += [f"| `{s.name}` | [{s.event.__name__}](#{s.event.__name__.lower()}) | "
-              f"`{s.key_field}` | {s.retention.value} |" for s in CATALOG]
-    parts += ["", section(Event, "Envelope (every event)", envelope=True), section(ImageRef, "ImageRef")]
+    parts += [
+        f"| `{s.name}` | [{s.event.__name__}](#{s.event.__name__.lower()}) | "
+        f"`{s.key_field}` | {s.retention.value} |"
+        for s in CATALOG
+    ]
+    parts += [
+        "",
+        section(Event, "Envelope (every event)", envelope=True),
+        section(ImageRef, "ImageRef"),
+    ]
     parts += [section(s.event, s.event.__name__) for s in CATALOG]
     return "\n".join(parts) + "\n"
 
@@ -30,12 +37,18 @@ def render() -> str:
 def section(model: type[Any], title: str, *, envelope: bool = False) -> str:
     schema = model.model_json_schema()
     required = set(schema.get("required", []))
-    own = set(model.model_fields) - (set() if envelope or model is ImageRef else set(Event.model_fields))
-    rows = [f"| `{name}` | {kind(spec)} | {'yes' if name in required else 'no'} |"
-            for name, spec in schema["properties"].items() if name in own or name == "event_type"]
+    own = set(model.model_fields) - (
+        set() if envelope or model is ImageRef else set(Event.model_fields)
+    )
+    rows = [
+        f"| `{name}` | {kind(spec)} | {'yes' if name in required else 'no'} |"
+        for name, spec in schema["properties"].items()
+        if name in own or name == "event_type"
+    ]
     doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
-    return "\n".join([f"## {title}", "", doc, "", "| field | type | required |", "|---|---|---|",
-                      *rows, ""])
+    return "\n".join(
+        [f"## {title}", "", doc, "", "| field | type | required |", "|---|---|---|", *rows, ""]
+    )
 
 
 def kind(spec: dict[str, Any]) -> str:
@@ -44,7 +57,7 @@ def kind(spec: dict[str, Any]) -> str:
     if "anyOf" in spec:
         return " or ".join(kind(s) for s in spec["anyOf"])
     if "$ref" in spec:
-        return spec["$ref"].rsplit("/", 1)[-1]
+        return str(spec["$ref"]).rsplit("/", 1)[-1]
     if spec.get("type") == "array":
         return f"list of {kind(spec.get('items', {}))}"
     return str(spec.get("format", spec.get("type", "object")))

@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-
 from services.common.settings import REPO_ROOT, CommonSettings
 from yieldloop.stack.process import Daemon, StackError
 
@@ -18,8 +17,14 @@ STARTED = "FastStream app started successfully"
 
 
 class Fleet:
-    def __init__(self, settings: CommonSettings, *, log_dir: Path, inference_url: str,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        *,
+        log_dir: Path,
+        inference_url: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings, self.inference_url = settings, inference_url
         self.daemons = [Daemon(name, log_dir) for name in SERVICES]
         path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -34,8 +39,9 @@ class Fleet:
         while not (self._http_ready() and self._consumers_started()):
             self._check_alive()
             if time.monotonic() > deadline:
-                raise StackError(f"services not ready within {timeout:.0f} s; logs in "
-                                 f"{self.daemons[0].workdir}")
+                raise StackError(
+                    f"services not ready within {timeout:.0f} s; logs in {self.daemons[0].workdir}"
+                )
             time.sleep(1)
         return time.monotonic() - started
 
@@ -46,8 +52,9 @@ class Fleet:
     def _check_alive(self) -> None:
         for daemon in self.daemons:
             if daemon.pid() is None:
-                raise StackError(f"service {daemon.name} exited; see {daemon.logfile}\n"
-                                 + daemon.log_tail())
+                raise StackError(
+                    f"service {daemon.name} exited; see {daemon.logfile}\n" + daemon.log_tail()
+                )
 
     def _consumers_started(self) -> bool:
         # Subscribers read from the earliest offset, so nothing published meanwhile is lost.
@@ -63,6 +70,7 @@ class Fleet:
     def __enter__(self) -> Fleet:
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None,
-                                   TracebackType | None]) -> None:
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
         self.stop()

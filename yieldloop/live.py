@@ -35,8 +35,10 @@ class Narrator:
             return None
         bar = "#" * round(r.yield_rate * 20)
         threshold = f"{r.threshold:.2f}" if r.threshold is not None else "  - "
-        return (f"yield {r.yield_rate:4.2f} |{bar:<20}| threshold {threshold}  "
-                f"confidence {r.mean_confidence:.2f}  {r.state:<12} model v{r.model_version}")
+        return (
+            f"yield {r.yield_rate:4.2f} |{bar:<20}| threshold {threshold}  "
+            f"confidence {r.mean_confidence:.2f}  {r.state:<12} model v{r.model_version}"
+        )
 
 
 def stage_line(e: Event) -> str | None:
@@ -44,11 +46,15 @@ def stage_line(e: Event) -> str | None:
         case RetrainRequested():
             return f"RETRAIN REQUESTED {e.iteration_id}: {e.reason} ({len(e.images)} images)"
         case DatasetCurated():
-            return (f"DATASET CURATED: {e.selected} of {e.considered} kept by both referees, "
-                    f"{e.disagreements} disagreements; splits {e.split_sizes}")
+            return (
+                f"DATASET CURATED: {e.selected} of {e.considered} kept by both referees, "
+                f"{e.disagreements} disagreements; splits {e.split_sizes}"
+            )
         case TrainingProgressed():
-            return (f"TRAINING epoch {e.epoch}/{e.epochs}: loss {e.train_loss:.3f}, "
-                    f"val accuracy {e.val_accuracy:.3f}")
+            return (
+                f"TRAINING epoch {e.epoch}/{e.epochs}: loss {e.train_loss:.3f}, "
+                f"val accuracy {e.val_accuracy:.3f}"
+            )
         case ModelCandidate():
             return f"CANDIDATE {e.model_name} v{e.version} registered as challenger"
         case ModelApproved():

@@ -83,8 +83,9 @@ def demo_items(
         if drift_after is not None and index >= drift_after:
             switch.switch_on()  # so the caller learns the onset time either way
         [part] = line.parts(1, drift=switch.on)
-        yield Item(item_id, encode_png(part.image), f"{item_id}.png", part.label, part.drifted,
-                   part.defect)
+        yield Item(
+            item_id, encode_png(part.image), f"{item_id}.png", part.label, part.drifted, part.defect
+        )
 
 
 def _is_image(name: PurePosixPath) -> bool:
@@ -96,11 +97,14 @@ def folder_items(path: Path) -> Iterator[Item]:
     """Every image file under `path` (recursively), sorted by relative path; labels unknown."""
     if not path.is_dir():
         raise NotADirectoryError(f"{path} is not a folder")
-    names = sorted(PurePosixPath(p.relative_to(path).as_posix()) for p in path.rglob("*")
-                   if p.is_file())
+    names = sorted(
+        PurePosixPath(p.relative_to(path).as_posix()) for p in path.rglob("*") if p.is_file()
+    )
     images = (name for name in names if _is_image(name))
-    return (Item(item_id, (path / name).read_bytes(), str(name), None, False, None)
-            for name, item_id in zip(images, _item_ids(), strict=False))
+    return (
+        Item(item_id, (path / name).read_bytes(), str(name), None, False, None)
+        for name, item_id in zip(images, _item_ids(), strict=False)
+    )
 
 
 def zip_items(path: Path) -> Iterator[Item]:
@@ -108,8 +112,10 @@ def zip_items(path: Path) -> Iterator[Item]:
     # Read now, not lazily: an unsafe archive is refused before anything is sent.
     members = sorted(zip_members(path.read_bytes(), ZIP_LIMITS))
     images = ((name, data) for name, data in members if _is_image(PurePosixPath(name)))
-    return (Item(item_id, data, name, None, False, None)
-            for (name, data), item_id in zip(images, _item_ids(), strict=False))
+    return (
+        Item(item_id, data, name, None, False, None)
+        for (name, data), item_id in zip(images, _item_ids(), strict=False)
+    )
 
 
 @contextmanager
@@ -124,9 +130,16 @@ def truth_log(path: Path | None) -> Iterator[Callable[[Item, ImageSubmitted], No
         writer.writerow(TRUTH_FIELDS)
 
         def record(item: Item, event: ImageSubmitted) -> None:
-            writer.writerow([item.item_id, event.image.sha256, item.label or "",
-                             "true" if item.drifted else "false", item.defect or "",
-                             event.occurred_at.isoformat()])
+            writer.writerow(
+                [
+                    item.item_id,
+                    event.image.sha256,
+                    item.label or "",
+                    "true" if item.drifted else "false",
+                    item.defect or "",
+                    event.occurred_at.isoformat(),
+                ]
+            )
             out.flush()
 
         yield record
@@ -135,8 +148,14 @@ def truth_log(path: Path | None) -> Iterator[Callable[[Item, ImageSubmitted], No
 def read_truth(path: Path) -> list[TruthRow]:
     with path.open(newline="") as file:
         return [
-            TruthRow(row["item_id"], row["sha256"], row["label"] or None, row["drifted"] == "true",
-                     row["defect"] or None, datetime.fromisoformat(row["submitted_at"]))
+            TruthRow(
+                row["item_id"],
+                row["sha256"],
+                row["label"] or None,
+                row["drifted"] == "true",
+                row["defect"] or None,
+                datetime.fromisoformat(row["submitted_at"]),
+            )
             for row in csv.DictReader(file)
         ]
 
@@ -180,8 +199,14 @@ class Progress:
 
 
 async def produce(
-    settings: CommonSettings, *, source: Iterator[Item], line_id: str, rate: float,
-    count: int | None, truth: Path | None, say: Say | None = None,
+    settings: CommonSettings,
+    *,
+    source: Iterator[Item],
+    line_id: str,
+    rate: float,
+    count: int | None,
+    truth: Path | None,
+    say: Say | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Publish up to `count` items from `source` at `rate` per second; returns how many."""
@@ -194,8 +219,13 @@ async def produce(
                 if (item := next(source, None)) is None:
                     break
                 image = image_ref(item.png, limit=limit, store=store)
-                event = ImageSubmitted(producer=PRODUCER, line_id=line_id, item_id=item.item_id,
-                                       image=image, filename=item.filename)
+                event = ImageSubmitted(
+                    producer=PRODUCER,
+                    line_id=line_id,
+                    item_id=item.item_id,
+                    image=image,
+                    filename=item.filename,
+                )
                 await publish(event)
                 record(item, event)
                 sent += 1
@@ -205,13 +235,20 @@ async def produce(
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `yieldloop produce`."""
-    p = sub.add_parser("produce", help="simulate a production line publishing part images",
-                       description="Publish one ImageSubmitted per part at a steady rate. With "
-                       "neither --folder nor --zip, parts come from the seeded demo line.")
+    p = sub.add_parser(
+        "produce",
+        help="simulate a production line publishing part images",
+        description="Publish one ImageSubmitted per part at a steady rate. With "
+        "neither --folder nor --zip, parts come from the seeded demo line.",
+    )
     p.add_argument("--line", default="line-1", help="production line id (default line-1)")
     p.add_argument("--rate", type=_positive, default=20.0, help="images per second (default 20)")
-    p.add_argument("--count", type=int, metavar="N",
-                   help="stop after N images (default: when the source ends, or on Ctrl-C)")
+    p.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="stop after N images (default: when the source ends, or on Ctrl-C)",
+    )
     p.add_argument("--seed", type=int, default=0, help="demo line seed (default 0)")
     drift = p.add_mutually_exclusive_group()
     drift.add_argument("--drift-after", type=int, metavar="N", help="demo: drift from image N on")
@@ -251,8 +288,16 @@ async def _produce_until_interrupted(
     """Ctrl-C ends the run cleanly, so the summary and the truth file stay whole."""
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
-    return await produce(settings, source=source, line_id=args.line, rate=args.rate,
-                         count=args.count, truth=args.truth, say=print, stop=stop)
+    return await produce(
+        settings,
+        source=source,
+        line_id=args.line,
+        rate=args.rate,
+        count=args.count,
+        truth=args.truth,
+        say=print,
+        stop=stop,
+    )
 
 
 def _source(args: argparse.Namespace) -> Iterator[Item]:

@@ -19,13 +19,16 @@ class Watcher:
     """Reads every event published after it started: the line's predictions and yield reports,
     and every pipeline event (iterations are matched to the line by their `line_id`)."""
 
-    def __init__(self, settings: CommonSettings, *, line_id: str,
-                 topics: list[str] | None = None) -> None:
+    def __init__(
+        self, settings: CommonSettings, *, line_id: str, topics: list[str] | None = None
+    ) -> None:
         self.line_id = line_id
         self.consumer = AIOKafkaConsumer(
             *(topics or [*PIPELINE, "yieldloop.predictions.made"]),
-            bootstrap_servers=settings.kafka_bootstrap, group_id=f"watch-{uuid.uuid4().hex}",
-            auto_offset_reset="latest", enable_auto_commit=False,
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=f"watch-{uuid.uuid4().hex}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
         )
 
     async def __aenter__(self) -> Watcher:
@@ -37,15 +40,18 @@ class Watcher:
             await self.consumer.position(partition)
         return self
 
-    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None
-                        ) -> None:
+    async def __aexit__(
+        self, *exc: type[BaseException] | BaseException | TracebackType | None
+    ) -> None:
         await self.consumer.stop()
 
     async def events(self, *, tick_s: float = 0.5) -> AsyncIterator[Event | None]:
         """The line's events as they come; None on every quiet tick so callers can check time."""
         while True:
             batch = await self.consumer.getmany(timeout_ms=int(tick_s * 1000))
-            records = sorted((r for part in batch.values() for r in part), key=lambda r: r.timestamp)
+            records = sorted(
+                (r for part in batch.values() for r in part), key=lambda r: r.timestamp
+            )
             for record in records:
                 event = decode_any(record.value)
                 if getattr(event, "line_id", self.line_id) in (self.line_id, None):

@@ -21,7 +21,9 @@ class Coordination(Protocol):
 
 
 # Release only if we still own it: compare-and-delete in one step.
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
 
 
 class RedisCoordination:
@@ -42,7 +44,7 @@ class RedisCoordination:
         return bool(await self.client.set(f"{PREFIX}lock:{lock}", owner, nx=True, ex=ttl_s))
 
     async def release(self, lock: str, owner: str) -> bool:
-        return bool(await self.client.eval(_RELEASE, 1, f"{PREFIX}lock:{lock}", owner))  # type: ignore[misc]
+        return bool(await self.client.eval(_RELEASE, 1, f"{PREFIX}lock:{lock}", owner))
 
     async def holder(self, lock: str) -> str | None:
         value = await self.client.get(f"{PREFIX}lock:{lock}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
@@ -15,7 +16,7 @@ from schemas import CATALOG, DEAD_LETTER, Event, Retention, codec, topic_for
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
-Publish = Callable[[Event], Awaitable[None]]
+Publish = Callable[[Event], Coroutine[Any, Any, None]]
 JSON = "application/json"
 
 
@@ -23,8 +24,13 @@ def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
     """A broker whose producer waits for all replicas and never duplicates on retry."""
     dead_letters = ExceptionMiddleware()
     broker = KafkaBroker(
-        settings.kafka_bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
-        security=security(settings), ack_policy=AckPolicy.ACK, allow_auto_create_topics=False,
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        security=security(settings),
+        ack_policy=AckPolicy.ACK,
+        allow_auto_create_topics=False,
         middlewares=[dead_letters],
     )
 
@@ -44,7 +50,9 @@ async def send_dead_letter(broker: KafkaBroker, message: KafkaMessage, exc: Exce
         log.error("dead-lettering %s: %r", origin, exc)
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         await broker.publish(
-            record.value, DEAD_LETTER, key=record.key,
+            record.value,
+            DEAD_LETTER,
+            key=record.key,
             headers={**headers, "x-error": repr(exc)[:1000], "x-origin": origin},
         )
 
@@ -52,7 +60,9 @@ async def send_dead_letter(broker: KafkaBroker, message: KafkaMessage, exc: Exce
 def publisher(broker: KafkaBroker) -> Publish:
     async def publish(event: Event) -> None:
         await broker.publish(
-            codec.encode(event), topic_for(event), key=codec.key(event),
+            codec.encode(event),
+            topic_for(event),
+            key=codec.key(event),
             headers={**codec.headers(event), "content-type": JSON},
         )
 
@@ -65,14 +75,19 @@ def security(settings: CommonSettings) -> BaseSecurity | None:
         return None
     password = k.sasl_password.get_secret_value() if k.sasl_password else ""
     kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
-    return kinds[k.sasl_mechanism](k.sasl_username or "", password, use_ssl=k.security_protocol.startswith("SASL_SSL"))
+    return kinds[k.sasl_mechanism](
+        k.sasl_username or "", password, use_ssl=k.security_protocol.startswith("SASL_SSL")
+    )
 
 
 def topic_configs(settings: CommonSettings, retention: Retention) -> dict[str, str]:
     if retention is Retention.FOREVER:
         return {"retention.ms": "-1", "retention.bytes": "-1"}
     k = settings.kafka
-    return {"retention.ms": str(k.stream_retention_ms), "retention.bytes": str(k.stream_retention_bytes)}
+    return {
+        "retention.ms": str(k.stream_retention_ms),
+        "retention.bytes": str(k.stream_retention_bytes),
+    }
 
 
 async def ensure_topics(settings: CommonSettings) -> list[str]:
@@ -83,8 +98,11 @@ async def ensure_topics(settings: CommonSettings) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, settings.kafka.partitions, 1, topic_configs=topic_configs(settings, kept))
-            for name, kept in wanted.items() if name not in existing
+            NewTopic(
+                name, settings.kafka.partitions, 1, topic_configs=topic_configs(settings, kept)
+            )
+            for name, kept in wanted.items()
+            if name not in existing
         ]
         if missing:
             await admin.create_topics(missing)

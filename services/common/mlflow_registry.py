@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException, RestException
 
 from services.common.registry import (
@@ -32,8 +33,16 @@ class MlflowRegistry:
             return str(found.experiment_id)
         return str(self.client.create_experiment(self.experiment))
 
-    def register(self, name: str, weights: bytes, *, arch: str, classes: tuple[str, ...],
-                 run_id: str | None = None, tags: dict[str, str] | None = None) -> ModelVersion:
+    def register(
+        self,
+        name: str,
+        weights: bytes,
+        *,
+        arch: str,
+        classes: tuple[str, ...],
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
         if run_id is None:
             run_id = self.client.create_run(self.experiment_id()).info.run_id
         folder = write_model_dir(weights, arch=arch, classes=classes)
@@ -45,8 +54,9 @@ class MlflowRegistry:
         sha = hashlib.sha256(weights).hexdigest()
         all_tags = {**(tags or {}), "arch": arch, "classes": ",".join(classes), "sha256": sha}
         artifact_uri = self.client.get_run(run_id).info.artifact_uri
-        mv = self.client.create_model_version(name, source=f"{artifact_uri}/model", run_id=run_id,
-                                              tags=all_tags)
+        mv = self.client.create_model_version(
+            name, source=f"{artifact_uri}/model", run_id=run_id, tags=all_tags
+        )
         return self.get(name, str(mv.version))
 
     def _ensure_model(self, name: str) -> None:
@@ -75,14 +85,19 @@ class MlflowRegistry:
         source = self.client.get_model_version(mv.name, mv.version).source
         with tempfile.TemporaryDirectory() as tmp:
             path = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{source}/{WEIGHTS}", dst_path=tmp, tracking_uri=self.uri)
+                artifact_uri=f"{source}/{WEIGHTS}", dst_path=tmp, tracking_uri=self.uri
+            )
             return checked(Path(path).read_bytes(), mv)
 
 
-def _version(mv: object) -> ModelVersion:
-    tags = dict(getattr(mv, "tags", {}) or {})
+def _version(mv: MlflowVersion) -> ModelVersion:
+    tags = dict(mv.tags or {})
     return ModelVersion(
-        name=str(getattr(mv, "name")), version=str(getattr(mv, "version")), arch=tags["arch"],
-        classes=tuple(tags["classes"].split(",")), sha256=tags["sha256"],
-        run_id=getattr(mv, "run_id", None), tags=tags,
+        name=str(mv.name),
+        version=str(mv.version),
+        arch=tags["arch"],
+        classes=tuple(tags["classes"].split(",")),
+        sha256=tags["sha256"],
+        run_id=mv.run_id,
+        tags=tags,
     )

@@ -54,8 +54,10 @@ def load(registry: ModelRegistry, mv: ModelVersion, *, warmup: int = 8) -> Loade
 def load_alias(registry: ModelRegistry, name: str, alias: str = CHAMPION) -> LoadedModel:
     mv = registry.by_alias(name, alias)
     if mv is None:
-        raise ModelNotFound(f"no {alias!r} version of {name!r} is registered "
-                            "(`yieldloop bootstrap` registers the first ones)")
+        raise ModelNotFound(
+            f"no {alias!r} version of {name!r} is registered "
+            "(`yieldloop bootstrap` registers the first ones)"
+        )
     return load(registry, mv)
 
 

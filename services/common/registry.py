@@ -29,8 +29,16 @@ class ModelVersion:
 
 
 class ModelRegistry(Protocol):
-    def register(self, name: str, weights: bytes, *, arch: str, classes: tuple[str, ...],
-                 run_id: str | None = None, tags: dict[str, str] | None = None) -> ModelVersion:
+    def register(
+        self,
+        name: str,
+        weights: bytes,
+        *,
+        arch: str,
+        classes: tuple[str, ...],
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
         """Store the weights as a new version of `name`."""
 
     def get(self, name: str, version: str) -> ModelVersion: ...
@@ -67,8 +75,16 @@ class InMemoryRegistry:
         self.versions: dict[tuple[str, str], tuple[ModelVersion, bytes]] = {}
         self.aliases: dict[tuple[str, str], str] = {}
 
-    def register(self, name: str, weights: bytes, *, arch: str, classes: tuple[str, ...],
-                 run_id: str | None = None, tags: dict[str, str] | None = None) -> ModelVersion:
+    def register(
+        self,
+        name: str,
+        weights: bytes,
+        *,
+        arch: str,
+        classes: tuple[str, ...],
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
         version = str(1 + sum(1 for n, _ in self.versions if n == name))
         sha = hashlib.sha256(weights).hexdigest()
         mv = ModelVersion(name, version, arch, tuple(classes), sha, run_id, dict(tags or {}))

@@ -12,8 +12,9 @@ from faststream.kafka import KafkaBroker
 log = logging.getLogger(__name__)
 
 
-def run(broker: KafkaBroker, *, name: str,
-        on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+def run(
+    broker: KafkaBroker, *, name: str, on_stop: Callable[[], Awaitable[None]] | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM; FastStream waits for in-flight handlers before it stops."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s")
     app = FastStream(broker)

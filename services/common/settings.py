@@ -107,7 +107,9 @@ class CommonSettings(BaseSettings):
 
     @property
     def store_root(self) -> Path:
-        return self.store.root.expanduser().resolve() if self.store.root else self.stack.path("store")
+        return (
+            self.store.root.expanduser().resolve() if self.store.root else self.stack.path("store")
+        )
 
 
 def config_path() -> Path:

@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from schemas import ImageRef
 
-
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -24,6 +24,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment: bool = False
 
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(f"invalid training settings: {self}")
+
 
 @dataclass(frozen=True)
 class Photometric:
@@ -105,56 +109,87 @@ def train(
 ) -> list[EpochStats]:
     """Train in place with AdamW and a cosine schedule; the model is left in eval mode."""
     _check_inputs(x_train, y_train, x_val, sample_weight)
-    # A private generator drives shuffling and augmentation: same seed, same run, and the
-    # caller's global RNG is left alone.
-    generator = torch.Generator().manual_seed(config.seed)
-    x, y = to_tensor(x_train), torch.from_numpy(y_train.astype(np.int64))
-    sampler = None
-    if sample_weight is not None:
-        weights = [float(w) for w in sample_weight]
-        sampler = WeightedRandomSampler(weights, len(y), replacement=True, generator=generator)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    loop = _Loop.start(
+        model,
+        to_tensor(x_train),
+        torch.from_numpy(y_train.astype(np.int64)),
+        config=config,
+        photometric=photometric,
     )
-    steps = config.epochs * -(-len(y) // config.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    sampler = _sampler(sample_weight, loop.generator)
     history: list[EpochStats] = []
     for epoch in range(1, config.epochs + 1):
-        order = _epoch_order(len(y), sampler, generator)
-        loss = _run_epoch(
-            model, (x, y), order, (optimizer, schedule), config, generator, photometric
-        )
-        stats = EpochStats(epoch, config.epochs, loss, accuracy(model, x_val, y_val))
-        history.append(stats)
+        loss = loop.epoch(_epoch_order(len(y_train), sampler, loop.generator))
+        history.append(EpochStats(epoch, config.epochs, loss, accuracy(model, x_val, y_val)))
         if on_epoch is not None:
-            on_epoch(stats)
+            on_epoch(history[-1])
     model.eval()
     return history
 
 
-def _run_epoch(
-    model: nn.Module,
-    data: tuple[torch.Tensor, torch.Tensor],
-    order: torch.Tensor,
-    optim: tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler],
-    config: TrainConfig,
-    generator: torch.Generator,
-    photometric: Photometric,
-) -> float:
-    """One pass over `order`; returns the mean training loss."""
-    (x, y), (optimizer, schedule) = data, optim
-    model.train()
-    total, seen = 0.0, 0
-    for batch in torch.split(order, config.batch_size):
-        if len(batch) < 2:  # BatchNorm cannot train on a single image at 1x1 resolution
-            continue
-        inputs = x[batch]
-        if config.augment:
-            inputs = augment(inputs, generator, photometric)
-        loss = nn.functional.cross_entropy(model(inputs), y[batch])
-        optimizer.zero_grad(set_to_none=True)
+def _sampler(
+    sample_weight: np.ndarray | None, generator: torch.Generator
+) -> WeightedRandomSampler | None:
+    """A with-replacement sampler drawing as many samples as there are weights."""
+    if sample_weight is None:
+        return None
+    weights = [float(w) for w in sample_weight]
+    return WeightedRandomSampler(weights, len(weights), replacement=True, generator=generator)
+
+
+@dataclass
+class _Loop:
+    """The mutable state of one training run."""
+
+    model: nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    config: TrainConfig
+    photometric: Photometric
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    # A private generator drives shuffling and augmentation: same seed, same run, and the
+    # caller's global RNG is left alone.
+    generator: torch.Generator
+
+    @classmethod
+    def start(
+        cls,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        config: TrainConfig,
+        photometric: Photometric,
+    ) -> _Loop:
+        """Optimiser and a cosine schedule spanning every step of the run."""
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        steps = config.epochs * -(-len(y) // config.batch_size)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+        generator = torch.Generator().manual_seed(config.seed)
+        return cls(model, x, y, config, photometric, optimizer, schedule, generator)
+
+    def epoch(self, order: torch.Tensor) -> float:
+        """One pass over `order`; returns the mean training loss."""
+        self.model.train()
+        total, seen = 0.0, 0
+        for batch in torch.split(order, self.config.batch_size):
+            if len(batch) < 2:  # BatchNorm cannot train on a single image at 1x1 resolution
+                continue
+            total += self.step(batch) * len(batch)
+            seen += len(batch)
+        return total / max(seen, 1)
+
+    def step(self, batch: torch.Tensor) -> float:
+        """One optimiser step on the given sample indices."""
+        inputs = self.x[batch]
+        if self.config.augment:
+            inputs = augment(inputs, self.generator, self.photometric)
+        loss = nn.functional.cross_entropy(self.model(inputs), self.y[batch])
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
-        optimizer.step()
-        schedule.step()
-        total, seen = total + loss.item() * len(batch), seen + len(batch)
-    return total / max(seen, 1)
+        self.optimizer.step()
+        self.schedule.step()
+        return loss.item()

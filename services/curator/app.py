@@ -16,8 +16,12 @@ LONG_JOB_MS = 3_600_000  # labelling runs in a thread; the consumer must not be 
 
 
 def subscribe(broker: KafkaBroker, c: Curator) -> None:
-    @broker.subscriber(topic_for(RetrainRequested), group_id=GROUP, auto_offset_reset="earliest",
-                       max_poll_interval_ms=LONG_JOB_MS)
+    @broker.subscriber(
+        topic_for(RetrainRequested),
+        group_id=GROUP,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=LONG_JOB_MS,
+    )
     async def on_retrain_requested(event: RetrainRequested) -> None:
         await handlers.retrain_requested(event, c)
 

@@ -38,16 +38,23 @@ class Curator:
         return loaded[0], loaded[1]
 
 
-def bootstrap(*, publish: Publish, settings: CuratorSettings | None = None,
-              store: ImageStore | None = None, registry: ModelRegistry | None = None,
-              tracking: Tracking | None = None,
-              coordination: Coordination | None = None) -> Curator:
+def bootstrap(
+    *,
+    publish: Publish,
+    settings: CuratorSettings | None = None,
+    store: ImageStore | None = None,
+    registry: ModelRegistry | None = None,
+    tracking: Tracking | None = None,
+    coordination: Coordination | None = None,
+) -> Curator:
     settings = settings or load_settings(CuratorSettings)
     return Curator(
-        config=settings.curator, model_name=settings.mlflow.model_name,
+        config=settings.curator,
+        model_name=settings.mlflow.model_name,
         referee_names=settings.mlflow.referee_names,
         store=store or LocalImageStore(settings.store_root),
-        registry=registry or registry_from(settings), tracking=tracking or tracking_from(settings),
+        registry=registry or registry_from(settings),
+        tracking=tracking or tracking_from(settings),
         coordination=coordination or RedisCoordination.from_url(settings.redis_url),
         publish=publish,
     )

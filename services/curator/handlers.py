@@ -29,20 +29,37 @@ def curate_iteration(event: RetrainRequested, c: Curator) -> Event:
     """Label, select, merge, split and store; or say why the iteration cannot go on."""
     try:
         selection = committee(event, c)
-        manifest = curate(selection.kept, iteration_id=event.iteration_id,
-                          previous=previous_manifest(c), classes=classes(c),
-                          policy=c.config.policy())
+        manifest = curate(
+            selection.kept,
+            iteration_id=event.iteration_id,
+            previous=previous_manifest(c),
+            classes=classes(c),
+            policy=c.config.policy(),
+        )
     except (NotEnoughSamples, ModelNotFound) as exc:
-        return IterationAborted(producer=PRODUCER, **event.caused(), iteration_id=event.iteration_id,
-                                line_id=event.line_id, stage="curator", reason=str(exc))
+        return IterationAborted(
+            producer=PRODUCER,
+            **event.caused(),
+            iteration_id=event.iteration_id,
+            line_id=event.line_id,
+            stage="curator",
+            reason=str(exc),
+        )
     uri, sha = put_model(c.store, manifest)
     run_id = record(event, selection, manifest, c)
     return DatasetCurated(
-        producer=PRODUCER, **event.caused(), iteration_id=event.iteration_id,
-        line_id=event.line_id, manifest_uri=uri, manifest_sha256=sha,
-        considered=len({ref.sha256 for ref in event.images}), selected=len(selection.kept),
-        disagreements=len(selection.disagreements), split_sizes=manifest.counts(),
-        class_counts=class_counts(manifest), mlflow_run_id=run_id,
+        producer=PRODUCER,
+        **event.caused(),
+        iteration_id=event.iteration_id,
+        line_id=event.line_id,
+        manifest_uri=uri,
+        manifest_sha256=sha,
+        considered=len({ref.sha256 for ref in event.images}),
+        selected=len(selection.kept),
+        disagreements=len(selection.disagreements),
+        split_sizes=manifest.counts(),
+        class_counts=class_counts(manifest),
+        mlflow_run_id=run_id,
     )
 
 
@@ -77,16 +94,25 @@ def class_counts(manifest: DatasetManifest) -> dict[str, int]:
     return counts
 
 
-def record(event: RetrainRequested, selection: Selection, manifest: DatasetManifest,
-           c: Curator) -> str:
+def record(
+    event: RetrainRequested, selection: Selection, manifest: DatasetManifest, c: Curator
+) -> str:
     """The dataset version in MLflow: committee figures and the manifest itself."""
-    run_id = c.tracking.start_run(f"curate-{event.iteration_id}", tags={
-        "iteration_id": event.iteration_id, "line_id": event.line_id, "stage": "curate"})
+    run_id = c.tracking.start_run(
+        f"curate-{event.iteration_id}",
+        tags={"iteration_id": event.iteration_id, "line_id": event.line_id, "stage": "curate"},
+    )
     c.tracking.log_params(run_id, c.config.model_dump())
-    for key, value in {"considered": len(event.images), "selected": len(selection.kept),
-                       "disagreements": len(selection.disagreements),
-                       "unsure": len(selection.unsure), **manifest.counts()}.items():
+    for key, value in {
+        "considered": len(event.images),
+        "selected": len(selection.kept),
+        "disagreements": len(selection.disagreements),
+        "unsure": len(selection.unsure),
+        **manifest.counts(),
+    }.items():
         c.tracking.log_metric(run_id, key, float(value))
-    c.tracking.log_text(run_id, json.dumps(manifest.model_dump(), indent=1), "dataset/manifest.json")
+    c.tracking.log_text(
+        run_id, json.dumps(manifest.model_dump(), indent=1), "dataset/manifest.json"
+    )
     c.tracking.end_run(run_id)
     return run_id

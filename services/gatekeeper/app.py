@@ -16,8 +16,12 @@ LONG_JOB_MS = 3_600_000  # evaluation runs in a thread; the consumer must not be
 
 
 def subscribe(broker: KafkaBroker, g: Gatekeeper) -> None:
-    @broker.subscriber(topic_for(ModelCandidate), group_id=GROUP, auto_offset_reset="earliest",
-                       max_poll_interval_ms=LONG_JOB_MS)
+    @broker.subscriber(
+        topic_for(ModelCandidate),
+        group_id=GROUP,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=LONG_JOB_MS,
+    )
     async def on_candidate(event: ModelCandidate) -> None:
         await handlers.model_candidate(event, g)
 

@@ -25,15 +25,22 @@ class Gatekeeper:
     publish: Publish
 
 
-def bootstrap(*, publish: Publish, settings: GatekeeperSettings | None = None,
-              store: ImageStore | None = None, registry: ModelRegistry | None = None,
-              tracking: Tracking | None = None,
-              coordination: Coordination | None = None) -> Gatekeeper:
+def bootstrap(
+    *,
+    publish: Publish,
+    settings: GatekeeperSettings | None = None,
+    store: ImageStore | None = None,
+    registry: ModelRegistry | None = None,
+    tracking: Tracking | None = None,
+    coordination: Coordination | None = None,
+) -> Gatekeeper:
     settings = settings or load_settings(GatekeeperSettings)
     return Gatekeeper(
-        config=settings.gatekeeper, model_name=settings.mlflow.model_name,
+        config=settings.gatekeeper,
+        model_name=settings.mlflow.model_name,
         store=store or LocalImageStore(settings.store_root),
-        registry=registry or registry_from(settings), tracking=tracking or tracking_from(settings),
+        registry=registry or registry_from(settings),
+        tracking=tracking or tracking_from(settings),
         coordination=coordination or RedisCoordination.from_url(settings.redis_url),
         publish=publish,
     )

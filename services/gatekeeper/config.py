@@ -17,9 +17,12 @@ class GatekeeperConfig(BaseModel):
     recall_floors: dict[str, float] = Field(default_factory=lambda: {"NG": 0.9})
 
     def policy(self) -> GatePolicy:
-        return GatePolicy(metric=self.metric, min_improvement=self.min_improvement,
-                          golden_max_drop=self.golden_max_drop,
-                          recall_floors=dict(self.recall_floors))
+        return GatePolicy(
+            metric=self.metric,
+            min_improvement=self.min_improvement,
+            golden_max_drop=self.golden_max_drop,
+            recall_floors=dict(self.recall_floors),
+        )
 
 
 class GatekeeperSettings(CommonSettings):

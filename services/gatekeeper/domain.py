@@ -1,4 +1,4 @@
-"""The promotion gate: a challenger serves only if it is proven better and no worse where it counts."""
+"""The promotion gate: a challenger serves only if proven better and no worse where it counts."""
 
 from __future__ import annotations
 

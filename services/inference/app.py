@@ -24,13 +24,21 @@ GROUP = "inference"
 
 
 def subscribe(broker: KafkaBroker, svc: Inference) -> None:
-    @broker.subscriber(topic_for(ImageSubmitted), group_id=GROUP, batch=True,
-                       max_records=svc.config.batch_max, auto_offset_reset="earliest")
+    @broker.subscriber(
+        topic_for(ImageSubmitted),
+        group_id=GROUP,
+        batch=True,
+        max_records=svc.config.batch_max,
+        auto_offset_reset="earliest",
+    )
     async def on_images(events: list[ImageSubmitted]) -> None:
         await handlers.images_submitted(events, svc)
 
-    @broker.subscriber(topic_for(ModelApproved), group_id=replica_group(GROUP, svc.config.replica_id),
-                       auto_offset_reset="latest")
+    @broker.subscriber(
+        topic_for(ModelApproved),
+        group_id=replica_group(GROUP, svc.config.replica_id),
+        auto_offset_reset="latest",
+    )
     async def on_approved(event: ModelApproved) -> None:
         await handlers.model_approved(event, svc)
 
@@ -50,8 +58,9 @@ def create(settings: InferenceSettings | None = None, **adapters: Any) -> FastAP
     async def dead_letter(body: bytes, exc: Exception) -> None:
         await broker.publish(body, DEAD_LETTER, headers={"x-error": repr(exc)[:1000]})
 
-    svc = bootstrap(settings=settings, publish=publisher(broker), dead_letter=dead_letter,
-                    **adapters)
+    svc = bootstrap(
+        settings=settings, publish=publisher(broker), dead_letter=dead_letter, **adapters
+    )
     subscribe(broker, svc)
 
     @asynccontextmanager
@@ -89,17 +98,29 @@ def create(settings: InferenceSettings | None = None, **adapters: Any) -> FastAP
         """Judge every image in a zip archive."""
         data = await read_upload(zip_file, svc.config.max_zip_bytes)
         results = await handlers.predict_zip(data, svc)
-        return {"results": [
-            {"filename": name, "prediction": {"label": j.label, "confidence": j.confidence}
-             if isinstance(j, handlers.Judged) else {"error": j}} for name, j in results]}
+        return {
+            "results": [
+                {
+                    "filename": name,
+                    "prediction": {"label": j.label, "confidence": j.confidence}
+                    if isinstance(j, handlers.Judged)
+                    else {"error": j},
+                }
+                for name, j in results
+            ]
+        }
 
     @api.get("/model")
     async def model() -> dict[str, Any]:
         """The version this replica serves."""
         m = svc.model
-        return {"name": m.version.name, "version": m.version.version,
-                "alias": "champion", "loaded_at": m.loaded_at.isoformat(),
-                "replica_id": svc.config.replica_id}
+        return {
+            "name": m.version.name,
+            "version": m.version.version,
+            "alias": "champion",
+            "loaded_at": m.loaded_at.isoformat(),
+            "replica_id": svc.config.replica_id,
+        }
 
     @api.get("/healthz")
     async def healthz() -> dict[str, Any]:

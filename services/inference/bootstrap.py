@@ -40,15 +40,22 @@ class Inference:
         return ZipLimits(c.max_zip_entries, c.max_zip_unpacked_bytes, c.max_upload_bytes)
 
 
-def bootstrap(*, publish: Publish, dead_letter: DeadLetter,
-              settings: InferenceSettings | None = None, store: ImageStore | None = None,
-              registry: ModelRegistry | None = None,
-              coordination: Coordination | None = None) -> Inference:
+def bootstrap(
+    *,
+    publish: Publish,
+    dead_letter: DeadLetter,
+    settings: InferenceSettings | None = None,
+    store: ImageStore | None = None,
+    registry: ModelRegistry | None = None,
+    coordination: Coordination | None = None,
+) -> Inference:
     settings = settings or load_settings(InferenceSettings)
     return Inference(
-        config=settings.inference, model_name=settings.mlflow.model_name,
+        config=settings.inference,
+        model_name=settings.mlflow.model_name,
         store=store or LocalImageStore(settings.store_root),
         registry=registry or registry_from(settings),
         coordination=coordination or RedisCoordination.from_url(settings.redis_url),
-        publish=publish, dead_letter=dead_letter,
+        publish=publish,
+        dead_letter=dead_letter,
     )

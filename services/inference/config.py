@@ -1,4 +1,4 @@
-"""Settings of the inference service (`inference:` in config/yieldloop.yaml, YIELDLOOP_INFERENCE__*)."""
+"""Settings of the inference service (`inference:` in the YAML, YIELDLOOP_INFERENCE__*)."""
 
 from __future__ import annotations
 

@@ -49,8 +49,18 @@ async def images_submitted(events: list[ImageSubmitted], svc: Inference) -> None
     model = svc.model
     verdicts = await asyncio.to_thread(model.classify, np.stack([a for _, _, a in decoded]))
     for (event, data, _), (label, confidence) in zip(decoded, verdicts, strict=True):
-        await svc.publish(prediction(event.line_id, event.item_id, stored(data, svc), label,
-                                     confidence, model, source="stream", cause=event))
+        await svc.publish(
+            prediction(
+                event.line_id,
+                event.item_id,
+                stored(data, svc),
+                label,
+                confidence,
+                model,
+                source="stream",
+                cause=event,
+            )
+        )
 
 
 async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> Judged:
@@ -59,8 +69,17 @@ async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> J
     model = svc.model
     [(label, confidence)] = await asyncio.to_thread(model.classify, array[None])
     item_id = filename or uuid.uuid4().hex
-    await svc.publish(prediction(svc.config.rest_line_id, item_id, stored(data, svc), label,
-                                 confidence, model, source="rest"))
+    await svc.publish(
+        prediction(
+            svc.config.rest_line_id,
+            item_id,
+            stored(data, svc),
+            label,
+            confidence,
+            model,
+            source="rest",
+        )
+    )
     return Judged(label, confidence)
 
 
@@ -85,17 +104,26 @@ async def model_approved(event: ModelApproved, svc: Inference) -> None:
     assert svc.slot is not None
     svc.slot.swap(loaded)
     log.info("swapped to %s v%s", event.model_name, event.version)
-    await svc.publish(ModelDeployed(
-        producer=PRODUCER, **event.caused(), iteration_id=event.iteration_id,
-        line_id=event.line_id, model_name=event.model_name, version=event.version,
-        replica_id=svc.config.replica_id, loaded_at=loaded.loaded_at, warmup_ms=loaded.warmup_ms,
-    ))
+    await svc.publish(
+        ModelDeployed(
+            producer=PRODUCER,
+            **event.caused(),
+            iteration_id=event.iteration_id,
+            line_id=event.line_id,
+            model_name=event.model_name,
+            version=event.version,
+            replica_id=svc.config.replica_id,
+            loaded_at=loaded.loaded_at,
+            warmup_ms=loaded.warmup_ms,
+        )
+    )
     await svc.coordination.mark_done(key)
 
 
 def decode(data: bytes, svc: Inference) -> np.ndarray:
-    return decode_image(data, max_bytes=svc.config.max_upload_bytes,
-                        max_pixels=svc.config.max_pixels)
+    return decode_image(
+        data, max_bytes=svc.config.max_upload_bytes, max_pixels=svc.config.max_pixels
+    )
 
 
 def stored(data: bytes, svc: Inference) -> ImageRef:
@@ -103,13 +131,27 @@ def stored(data: bytes, svc: Inference) -> ImageRef:
     return ImageRef(sha256=sha256_of(data), uri=svc.store.put(data))
 
 
-def prediction(line_id: str, item_id: str, image: ImageRef, label: str, confidence: float,
-               model: LoadedModel, *, source: str, cause: ImageSubmitted | None = None,
-               ) -> PredictionMade:
+def prediction(
+    line_id: str,
+    item_id: str,
+    image: ImageRef,
+    label: str,
+    confidence: float,
+    model: LoadedModel,
+    *,
+    source: str,
+    cause: ImageSubmitted | None = None,
+) -> PredictionMade:
     return PredictionMade(
-        producer=PRODUCER, causation_id=cause.event_id if cause else None,
-        correlation_id=cause.correlation_id if cause else None, line_id=line_id,
-        item_id=item_id, image=image, label=label, confidence=min(max(confidence, 0.0), 1.0),
-        model_name=model.version.name, model_version=model.version.version,
-        source=source,  # type: ignore[arg-type]
+        producer=PRODUCER,
+        causation_id=cause.event_id if cause else None,
+        correlation_id=cause.correlation_id if cause else None,
+        line_id=line_id,
+        item_id=item_id,
+        image=image,
+        label=label,
+        confidence=min(max(confidence, 0.0), 1.0),
+        model_name=model.version.name,
+        model_version=model.version.version,
+        source=source,
     )

@@ -35,8 +35,12 @@ class Monitor:
         return self.lines[line_id]
 
 
-def bootstrap(*, publish: Publish, settings: MonitorSettings | None = None,
-              coordination: Coordination | None = None) -> Monitor:
+def bootstrap(
+    *,
+    publish: Publish,
+    settings: MonitorSettings | None = None,
+    coordination: Coordination | None = None,
+) -> Monitor:
     settings = settings or load_settings(MonitorSettings)
     coordination = coordination or RedisCoordination.from_url(settings.redis_url)
     return Monitor(config=settings.monitor, coordination=coordination, publish=publish)

@@ -16,10 +16,11 @@ class MonitorConfig(BaseModel):
     ok_labels: list[str] = Field(default_factory=lambda: ["OK"], min_length=1)
     baseline_predictions: int = Field(100, ge=1)
     low_confidence: float = Field(0.6, ge=0, le=1)
-    confirm_predictions: int = Field(150, ge=0)
+    confirm_predictions: int = Field(400, ge=0)
     recover_margin: float = Field(0.05, ge=0, le=1)
     cooldown_predictions: int = Field(58, ge=0)
-    sample_limit: int = Field(400, ge=1)
+    retry_cooldown_predictions: int = Field(1200, ge=0)
+    sample_limit: int = Field(600, ge=1)
     report_every: int = Field(10, ge=1)
     iteration_timeout_s: float = Field(1800, gt=0)
 

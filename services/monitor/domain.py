@@ -1,4 +1,4 @@
-"""Rolling health of one production line, and the policy that turns a lasting drop into one retrain."""
+"""Rolling health of one production line; the policy that turns a lasting drop into a retrain."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class MonitorPolicy:
     confirm_predictions: int = 150
     recover_margin: float = 0.05
     cooldown_predictions: int = 58
+    retry_cooldown_predictions: int = 1200  # after an iteration that did not repair the line
     sample_limit: int = 400
     report_every: int = 10
 
@@ -33,7 +34,12 @@ class MonitorPolicy:
             self.sample_limit,
             self.report_every,
         )
-        if min(counts) < 1 or min(self.confirm_predictions, self.cooldown_predictions) < 0:
+        pauses = (
+            self.confirm_predictions,
+            self.cooldown_predictions,
+            self.retry_cooldown_predictions,
+        )
+        if min(counts) < 1 or min(pauses) < 0:
             raise ValueError("monitor windows and counts must be positive")
 
     def threshold(self, baseline: float | None) -> float | None:
@@ -104,6 +110,7 @@ class LineMonitor(Generic[Ref]):
         self._state = LineState.WARMING
         self._reported_state = LineState.WARMING
         self._predictions = self._in_state = self._since_report = 0
+        self._cooldown = policy.cooldown_predictions
 
     @property
     def state(self) -> LineState:
@@ -132,9 +139,12 @@ class LineMonitor(Generic[Ref]):
             self._learn_baseline(label)
         return Verdict(report=self._report_if_due(), trigger=trigger)
 
-    def end_iteration(self) -> None:
+    def end_iteration(self, *, repaired: bool = True) -> None:
+        """The iteration ended; one that did not repair the line is retried only after a longer
+        cooldown, so a drift the system cannot fix never becomes a retrain storm."""
         if self._state is LineState.IN_ITERATION:
-            self._cool_down()
+            p = self._policy
+            self._cool_down(p.cooldown_predictions if repaired else p.retry_cooldown_predictions)
 
     def release_trigger(self) -> None:
         """The iteration could not start: watch the drop again, confirming it afresh."""
@@ -160,7 +170,7 @@ class LineMonitor(Generic[Ref]):
             self._begin_drop()
         elif state is LineState.DEGRADED:
             return self._watch_drop(ref)
-        elif state is LineState.COOLDOWN and self._in_state >= self._policy.cooldown_predictions:
+        elif state is LineState.COOLDOWN and self._in_state >= self._cooldown:
             self._settle()
         return None
 
@@ -188,7 +198,8 @@ class LineMonitor(Generic[Ref]):
             return Trigger(reason, rate, threshold, samples=list(self._drop))
         return None
 
-    def _cool_down(self) -> None:
+    def _cool_down(self, length: int | None = None) -> None:
+        self._cooldown = self._policy.cooldown_predictions if length is None else length
         self._window.clear()
         self._drop.clear()
         self._enter(LineState.COOLDOWN)

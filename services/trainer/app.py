@@ -16,8 +16,12 @@ LONG_JOB_MS = 3_600_000  # above the worst training time: the group must not evi
 
 
 def subscribe(broker: KafkaBroker, t: Trainer) -> None:
-    @broker.subscriber(topic_for(DatasetCurated), group_id=GROUP, auto_offset_reset="earliest",
-                       max_poll_interval_ms=LONG_JOB_MS)
+    @broker.subscriber(
+        topic_for(DatasetCurated),
+        group_id=GROUP,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=LONG_JOB_MS,
+    )
     async def on_dataset_curated(event: DatasetCurated) -> None:
         await handlers.dataset_curated(event, t)
 

@@ -25,15 +25,22 @@ class Trainer:
     publish: Publish
 
 
-def bootstrap(*, publish: Publish, settings: TrainerSettings | None = None,
-              store: ImageStore | None = None, registry: ModelRegistry | None = None,
-              tracking: Tracking | None = None,
-              coordination: Coordination | None = None) -> Trainer:
+def bootstrap(
+    *,
+    publish: Publish,
+    settings: TrainerSettings | None = None,
+    store: ImageStore | None = None,
+    registry: ModelRegistry | None = None,
+    tracking: Tracking | None = None,
+    coordination: Coordination | None = None,
+) -> Trainer:
     settings = settings or load_settings(TrainerSettings)
     return Trainer(
-        config=settings.trainer, model_name=settings.mlflow.model_name,
+        config=settings.trainer,
+        model_name=settings.mlflow.model_name,
         store=store or LocalImageStore(settings.store_root),
-        registry=registry or registry_from(settings), tracking=tracking or tracking_from(settings),
+        registry=registry or registry_from(settings),
+        tracking=tracking or tracking_from(settings),
         coordination=coordination or RedisCoordination.from_url(settings.redis_url),
         publish=publish,
     )

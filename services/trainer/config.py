@@ -18,8 +18,14 @@ class TrainerConfig(BaseModel):
     recent_share: float = Field(0.5, gt=0, lt=1)  # share of draws given to this iteration's samples
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                           seed=self.seed, weight_decay=self.weight_decay, augment=self.augment)
+        return TrainConfig(
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            weight_decay=self.weight_decay,
+            augment=self.augment,
+        )
 
 
 class TrainerSettings(CommonSettings):

@@ -9,8 +9,9 @@ import numpy as np
 from schemas.datasets import ManifestEntry
 
 
-def recent_weights(entries: Sequence[ManifestEntry], *, iteration_id: str,
-                   recent_share: float) -> np.ndarray | None:
+def recent_weights(
+    entries: Sequence[ManifestEntry], *, iteration_id: str, recent_share: float
+) -> np.ndarray | None:
     """Sampling weights that give this iteration's few samples `recent_share` of the draws;
     None when the set is all old or all new (plain shuffling then)."""
     recent = np.array([e.source == f"iteration:{iteration_id}" for e in entries])

@@ -52,8 +52,10 @@ async def test_the_producer_waits_for_all_replicas_and_is_idempotent(stack: Comm
 
 
 async def test_what_was_written_survives_a_broker_restart(stack: CommonSettings) -> None:
-    alerts = [s.AlertRaised(producer="restart", severity="info", summary=f"before restart {i}")
-              for i in range(5)]
+    alerts = [
+        s.AlertRaised(producer="restart", severity="info", summary=f"before restart {i}")
+        for i in range(5)
+    ]
     async with make_broker(stack, client_id="restart") as broker:
         for alert in alerts:
             await publisher(broker)(alert)

@@ -28,13 +28,20 @@ def submitted(records: list[ConsumerRecord[bytes, bytes]]) -> list[s.ImageSubmit
     return [s.decode(r.value, s.ImageSubmitted) for r in records]
 
 
-async def test_every_part_arrives_once_without_its_label(stack: CommonSettings,
-                                                         tmp_path: Path) -> None:
+async def test_every_part_arrives_once_without_its_label(
+    stack: CommonSettings, tmp_path: Path
+) -> None:
     line = f"line-{uuid.uuid4().hex[:6]}"
     truth = tmp_path / "truth.csv"
 
-    sent = await produce(stack, source=demo_items(seed=0, drift_after=10), line_id=line,
-                         rate=500, count=20, truth=truth)
+    sent = await produce(
+        stack,
+        source=demo_items(seed=0, drift_after=10),
+        line_id=line,
+        rate=500,
+        count=20,
+        truth=truth,
+    )
 
     records = await records_of(stack, line)
     events, rows = submitted(records), read_truth(truth)
@@ -46,14 +53,22 @@ async def test_every_part_arrives_once_without_its_label(stack: CommonSettings,
     assert not any(b'"label"' in r.value for r in records)  # the truth stays with the simulator
 
 
-async def test_an_image_over_the_inline_limit_travels_as_a_claim_check(stack: CommonSettings,
-                                                                       tmp_path: Path) -> None:
-    small_limit = stack.model_copy(update={
-        "kafka": stack.kafka.model_copy(update={"inline_image_limit": 10})})
+async def test_an_image_over_the_inline_limit_travels_as_a_claim_check(
+    stack: CommonSettings, tmp_path: Path
+) -> None:
+    small_limit = stack.model_copy(
+        update={"kafka": stack.kafka.model_copy(update={"inline_image_limit": 10})}
+    )
     line = f"line-{uuid.uuid4().hex[:6]}"
 
-    await produce(small_limit, source=demo_items(seed=1, drift_after=None), line_id=line,
-                  rate=500, count=2, truth=None)
+    await produce(
+        small_limit,
+        source=demo_items(seed=1, drift_after=None),
+        line_id=line,
+        rate=500,
+        count=2,
+        truth=None,
+    )
 
     events = submitted(await records_of(stack, line))
     assert len(events) == 2

@@ -98,7 +98,7 @@ def test_a_stratified_split_is_the_same_for_a_seed_whatever_the_order() -> None:
 
 
 def test_a_small_class_still_gives_one_and_keeps_one() -> None:
-    items = line_samples(ok=30, ng=2) + [labelled("lonely", "SCRATCH")]
+    items = [*line_samples(ok=30, ng=2), labelled("lonely", "SCRATCH")]
 
     rest, taken = stratified_split(items, ratio=0.1, seed=0)
 
@@ -190,7 +190,7 @@ def test_too_few_survivors_abort_the_iteration_with_a_reason() -> None:
 
 
 def test_a_label_outside_the_classes_is_refused() -> None:
-    samples = line_samples(ok=40, ng=0) + [labelled("odd", "SCRATCH")]
+    samples = [*line_samples(ok=40, ng=0), labelled("odd", "SCRATCH")]
 
     with pytest.raises(ValueError, match="SCRATCH"):
         curate(

@@ -83,7 +83,7 @@ def test_the_line_warms_up_before_it_is_judged() -> None:
 def test_a_steady_healthy_line_never_triggers() -> None:
     monitor: LineMonitor[str] = LineMonitor(POLICY)
 
-    verdicts = feed(monitor, (["NG"] + ok(9)) * 100)
+    verdicts = feed(monitor, (["NG", *ok(9)]) * 100)
 
     assert triggers(verdicts) == []
     assert state(monitor) is LineState.HEALTHY

@@ -32,18 +32,34 @@ class Clock:
 @pytest.fixture
 def monitor() -> tuple[Monitor, Published, InMemoryCoordination]:
     published, coordination = Published(), InMemoryCoordination()
-    config = MonitorConfig(recent_window=10, baseline_predictions=20, confirm_predictions=15,
-                           cooldown_predictions=10, report_every=5, iteration_timeout_s=60)
-    m = bootstrap(publish=published, settings=MonitorSettings(monitor=config),
-                  coordination=coordination)
+    config = MonitorConfig(
+        recent_window=10,
+        baseline_predictions=20,
+        confirm_predictions=15,
+        cooldown_predictions=10,
+        retry_cooldown_predictions=80,
+        report_every=5,
+        iteration_timeout_s=60,
+    )
+    m = bootstrap(
+        publish=published, settings=MonitorSettings(monitor=config), coordination=coordination
+    )
     m.clock = Clock()
     return m, published, coordination
 
 
 def prediction(i: int, label: str) -> PredictionMade:
     image = ImageRef(sha256=f"{i:064x}", uri=f"file:///store/{i}")
-    return PredictionMade(producer="test", line_id=LINE, item_id=str(i), image=image,
-                          label=label, confidence=0.9, model_name="m", model_version="1")
+    return PredictionMade(
+        producer="test",
+        line_id=LINE,
+        item_id=str(i),
+        image=image,
+        label=label,
+        confidence=0.9,
+        model_name="m",
+        model_version="1",
+    )
 
 
 async def feed(m: Monitor, labels: list[str], start: int = 0) -> None:
@@ -64,17 +80,28 @@ async def test_a_lasting_drop_opens_exactly_one_iteration(monitor) -> None:  # t
     assert published.of(YieldReported)[-1].yield_rate == 0.0
 
 
-async def test_a_rejected_model_frees_the_line_for_the_next_incident(monitor) -> None:  # type: ignore[no-untyped-def]
+async def test_a_rejected_model_frees_the_line_but_retries_only_after_a_long_pause(monitor) -> None:  # type: ignore[no-untyped-def]
     m, published, coordination = monitor
     await feed(m, ["OK"] * 60 + ["NG"] * 100)
     [request] = published.of(RetrainRequested)
 
-    await handlers.iteration_ended(ModelRejected(
-        producer="gatekeeper", iteration_id=request.iteration_id, line_id=LINE,
-        model_name="m", version="2", reasons=["worse"], scores={}), m)
+    await handlers.iteration_ended(
+        ModelRejected(
+            producer="gatekeeper",
+            iteration_id=request.iteration_id,
+            line_id=LINE,
+            model_name="m",
+            version="2",
+            reasons=["worse"],
+            scores={},
+        ),
+        m,
+    )
     assert await coordination.holder(f"line:{LINE}") is None
 
-    await feed(m, ["NG"] * 100, start=1000)
+    await feed(m, ["NG"] * 80, start=1000)  # the same incident: no retrain storm
+    assert len(published.of(RetrainRequested)) == 1
+    await feed(m, ["NG"] * 40, start=2000)  # past the retry pause, the drop is confirmed again
     assert len(published.of(RetrainRequested)) == 2
 
 

@@ -130,6 +130,10 @@ async def test_a_stop_request_ends_the_wait_at_once() -> None:
 
 
 def submitted(item: Item) -> ImageSubmitted:
-    return ImageSubmitted(producer="test", line_id="line-1", item_id=item.item_id,
-                          image=image_ref(item.png, limit=1 << 20, store=LocalImageStore(Path())),
-                          filename=item.filename)
+    return ImageSubmitted(
+        producer="test",
+        line_id="line-1",
+        item_id=item.item_id,
+        image=image_ref(item.png, limit=1 << 20, store=LocalImageStore(Path())),
+        filename=item.filename,
+    )

@@ -34,8 +34,10 @@ def sha(n: int) -> str:
 
 
 # (item number, true label, drifted, predicted label, model version, seconds)
-CLEAN = [(n, "NG" if n % 5 == 0 else "OK", False, "NG" if n % 5 == 0 else "OK", "1", n)
-         for n in range(10)]
+CLEAN = [
+    (n, "NG" if n % 5 == 0 else "OK", False, "NG" if n % 5 == 0 else "OK", "1", n)
+    for n in range(10)
+]
 UNDER_DRIFT = [(n, "OK", True, "OK" if n % 2 else "NG", "1", n) for n in range(10, 20)]
 RECOVERED = [(n, "OK", True, "NG" if n == 40 else "OK", "2", n + 1) for n in range(40, 50)]
 PARTS = CLEAN + UNDER_DRIFT + RECOVERED
@@ -53,61 +55,119 @@ def truth(tmp_path: Path) -> Path:
     return path
 
 
-def predictions(parts: list[tuple[int, str, bool, str, str, int]] = PARTS,
-                line: str = LINE) -> list[s.PredictionMade]:
-    return [s.PredictionMade(producer="inference", line_id=line, item_id=f"item-{n}",
-                             image=s.ImageRef(sha256=sha(n), uri=f"file:///{n}"), label=guess,
-                             confidence=0.9, model_name="inspection", model_version=version,
-                             occurred_at=at(t))
-            for n, _, _, guess, version, t in parts]
+def predictions(
+    parts: list[tuple[int, str, bool, str, str, int]] = PARTS, line: str = LINE
+) -> list[s.PredictionMade]:
+    return [
+        s.PredictionMade(
+            producer="inference",
+            line_id=line,
+            item_id=f"item-{n}",
+            image=s.ImageRef(sha256=sha(n), uri=f"file:///{n}"),
+            label=guess,
+            confidence=0.9,
+            model_name="inspection",
+            model_version=version,
+            occurred_at=at(t),
+        )
+        for n, _, _, guess, version, t in parts
+    ]
 
 
 def requested() -> s.RetrainRequested:
-    return s.RetrainRequested(**ENV, iteration_id=IT, line_id=LINE, reason="yield 0.50 < 0.70",
-                              yield_rate=0.5, threshold=0.7, champion_version="1",
-                              images=[s.ImageRef(sha256=sha(1), uri="file:///1")],
-                              occurred_at=at(20))
+    return s.RetrainRequested(
+        **ENV,
+        iteration_id=IT,
+        line_id=LINE,
+        reason="yield 0.50 < 0.70",
+        yield_rate=0.5,
+        threshold=0.7,
+        champion_version="1",
+        images=[s.ImageRef(sha256=sha(1), uri="file:///1")],
+        occurred_at=at(20),
+    )
 
 
 def curated() -> s.DatasetCurated:
-    return s.DatasetCurated(**ENV, iteration_id=IT, line_id=LINE, manifest_uri=MANIFEST,
-                            manifest_sha256=sha(99), considered=8, selected=5, disagreements=2,
-                            split_sizes={"train": 4, "holdout": 1}, class_counts={"OK": 5},
-                            occurred_at=at(25))
+    return s.DatasetCurated(
+        **ENV,
+        iteration_id=IT,
+        line_id=LINE,
+        manifest_uri=MANIFEST,
+        manifest_sha256=sha(99),
+        considered=8,
+        selected=5,
+        disagreements=2,
+        split_sizes={"train": 4, "holdout": 1},
+        class_counts={"OK": 5},
+        occurred_at=at(25),
+    )
 
 
 def candidate() -> s.ModelCandidate:
-    return s.ModelCandidate(**ENV, iteration_id=IT, line_id=LINE, model_name="inspection",
-                            version="2", run_id="run", manifest_uri=MANIFEST,
-                            manifest_sha256=sha(99), occurred_at=at(30))
+    return s.ModelCandidate(
+        **ENV,
+        iteration_id=IT,
+        line_id=LINE,
+        model_name="inspection",
+        version="2",
+        run_id="run",
+        manifest_uri=MANIFEST,
+        manifest_sha256=sha(99),
+        occurred_at=at(30),
+    )
 
 
 def approved_and_deployed() -> list[s.Event]:
     return [
-        s.ModelApproved(**ENV, iteration_id=IT, line_id=LINE, model_name="inspection",
-                        version="2", previous_version="1", scores={"holdout": 0.9},
-                        occurred_at=at(35)),
-        s.ModelDeployed(**ENV, iteration_id=IT, line_id=LINE, model_name="inspection",
-                        version="2", replica_id="r1", loaded_at=at(40), warmup_ms=5,
-                        occurred_at=at(40.1)),
+        s.ModelApproved(
+            **ENV,
+            iteration_id=IT,
+            line_id=LINE,
+            model_name="inspection",
+            version="2",
+            previous_version="1",
+            scores={"holdout": 0.9},
+            occurred_at=at(35),
+        ),
+        s.ModelDeployed(
+            **ENV,
+            iteration_id=IT,
+            line_id=LINE,
+            model_name="inspection",
+            version="2",
+            replica_id="r1",
+            loaded_at=at(40),
+            warmup_ms=5,
+            occurred_at=at(40.1),
+        ),
     ]
 
 
 def manifest() -> DatasetManifest:
     """Two base entries and five pseudo-labels of this iteration, four of them right."""
+
     def entry(n: int, label: str, source: str) -> ManifestEntry:
-        return ManifestEntry(sha256=sha(n), uri=f"file:///{n}", label=label, split=Split.TRAIN,
-                             source=source)
+        return ManifestEntry(
+            sha256=sha(n), uri=f"file:///{n}", label=label, split=Split.TRAIN, source=source
+        )
+
     base = [entry(100, "OK", "base"), entry(101, "NG", "base")]
     pseudo = [entry(n, "OK", f"iteration:{IT}") for n in (10, 11, 12, 13)]
-    return DatasetManifest(name="m", classes=["OK", "NG"],
-                           entries=[*base, *pseudo, entry(14, "NG", f"iteration:{IT}")])
+    return DatasetManifest(
+        name="m", classes=["OK", "NG"], entries=[*base, *pseudo, entry(14, "NG", f"iteration:{IT}")]
+    )
 
 
 def report(truth: Path, pipeline: list[s.Event], **overrides: object) -> dict[str, object]:
     args: dict[str, object] = {
-        "truth": truth, "predictions": predictions(), "pipeline": pipeline, "yield_reports": [],
-        "manifests": {MANIFEST: manifest()}, "yield_threshold": 0.7, "drift_started_at": at(10),
+        "truth": truth,
+        "predictions": predictions(),
+        "pipeline": pipeline,
+        "yield_reports": [],
+        "manifests": {MANIFEST: manifest()},
+        "yield_threshold": 0.7,
+        "drift_started_at": at(10),
         "line_id": LINE,
     }
     return build_report(**{**args, **overrides})  # type: ignore[arg-type]
@@ -135,7 +195,12 @@ def test_the_timeline_runs_from_drift_to_the_new_champion_serving(truth: Path) -
     assert r["seconds_drift_to_serving"] == 30.0
     [iteration] = r["iterations"]  # type: ignore[misc]
     assert [stage["event"] for stage in iteration["stages"]] == [  # type: ignore[has-type]
-        "RetrainRequested", "DatasetCurated", "ModelCandidate", "ModelApproved", "ModelDeployed"]
+        "RetrainRequested",
+        "DatasetCurated",
+        "ModelCandidate",
+        "ModelApproved",
+        "ModelDeployed",
+    ]
     assert [v["version"] for v in r["model_versions"]] == ["1", "2"]  # type: ignore[attr-defined]
 
 
@@ -143,18 +208,32 @@ def test_a_run_with_no_iteration_leaves_every_loop_figure_empty(truth: Path) -> 
     r = report(truth, [], predictions=predictions(CLEAN + UNDER_DRIFT))
 
     assert r["decision"] == "none"
-    for key in ("retrain_requested_at", "champion_serving_at", "seconds_drift_to_serving",
-                "selected_samples", "pseudo_label_precision", "accuracy_after_recovery",
-                "yield_after_recovery", "champion_after"):
+    for key in (
+        "retrain_requested_at",
+        "champion_serving_at",
+        "seconds_drift_to_serving",
+        "selected_samples",
+        "pseudo_label_precision",
+        "accuracy_after_recovery",
+        "yield_after_recovery",
+        "champion_after",
+    ):
         assert r[key] is None, key
     assert r["accuracy_under_drift"] == 0.5  # still measurable: the old model kept serving
     assert r["iterations"] == []
 
 
 def test_a_rejected_candidate_never_serves_so_recovery_is_unknown(truth: Path) -> None:
-    rejected = s.ModelRejected(**ENV, iteration_id=IT, line_id=LINE, model_name="inspection",
-                               version="2", reasons=["holdout 0.60 < 0.71"],
-                               scores={"holdout": 0.6}, occurred_at=at(35))
+    rejected = s.ModelRejected(
+        **ENV,
+        iteration_id=IT,
+        line_id=LINE,
+        model_name="inspection",
+        version="2",
+        reasons=["holdout 0.60 < 0.71"],
+        scores={"holdout": 0.6},
+        occurred_at=at(35),
+    )
 
     r = report(truth, [requested(), curated(), candidate(), rejected], manifests={})
 

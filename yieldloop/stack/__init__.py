@@ -18,8 +18,11 @@ def up(settings: CommonSettings, *, say: object = print) -> float:
     started = time.monotonic()
     for component in components(settings):
         fresh = component.up()
-        _say(say, f"{component.name:<7} {'started' if fresh else 'running'}  log: "
-             f"{component.daemon.logfile}")
+        _say(
+            say,
+            f"{component.name:<7} {'started' if fresh else 'running'}  log: "
+            f"{component.daemon.logfile}",
+        )
     created = asyncio.run(ensure_topics(settings))
     _say(say, f"topics  {len(created)} created")
     return time.monotonic() - started

@@ -60,18 +60,29 @@ class Kafka(Component):
             return
         if shutil.which("mvn") is None or shutil.which("java") is None:
             raise StackError("kafka needs Java 17+ and Maven on PATH (make setup installs them)")
-        cmd = ["mvn", "-B", "-q", "-f", str(DEPLOY / "pom.xml"),
-               "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-               "-DincludeScope=runtime", f"-DoutputDirectory={self.lib}",
-               f"-Dkafka.version={self.settings.stack.kafka_version}"]
+        cmd = [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(DEPLOY / "pom.xml"),
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={self.lib}",
+            f"-Dkafka.version={self.settings.stack.kafka_version}",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise StackError(f"kafka: Maven could not fetch the broker jars:\n{done.stdout[-2000:]}")
+            raise StackError(
+                f"kafka: Maven could not fetch the broker jars:\n{done.stdout[-2000:]}"
+            )
         marker.touch()
 
     def java(self, *args: str) -> list[str]:
-        log = [f"-Dlog4j2.configurationFile={DEPLOY / 'log4j2.properties'}",
-               f"-Dkafka.logs.dir={self.daemon.workdir / 'logs'}"]
+        log = [
+            f"-Dlog4j2.configurationFile={DEPLOY / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.daemon.workdir / 'logs'}",
+        ]
         return ["java", *log, "-cp", f"{self.lib}/*", *args]
 
     def prepare(self) -> None:
@@ -80,20 +91,42 @@ class Kafka(Component):
         data = work / "data"
         props = work / "server.properties"
         work.mkdir(parents=True, exist_ok=True)
-        props.write_text((DEPLOY / "server.properties.in").read_text().format(
-            host=s.host, port=s.kafka_port, controller_port=s.kafka_controller_port, data_dir=data))
+        props.write_text(
+            (DEPLOY / "server.properties.in")
+            .read_text()
+            .format(
+                host=s.host,
+                port=s.kafka_port,
+                controller_port=s.kafka_controller_port,
+                data_dir=data,
+            )
+        )
         if not (data / "meta.properties").exists():
-            tool = self.java("-Xmx256m", "kafka.tools.StorageTool", "format", "--standalone",
-                             "-t", cluster_id(), "-c", str(props))
+            tool = self.java(
+                "-Xmx256m",
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id(),
+                "-c",
+                str(props),
+            )
             done = subprocess.run(tool, capture_output=True, text=True)
             if done.returncode != 0:
                 raise StackError(f"kafka: formatting {data} failed:\n{done.stdout}{done.stderr}")
 
     def argv(self) -> list[str]:
         heap = self.settings.stack.kafka_heap
-        return self.java(f"-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                         "-Djava.awt.headless=true", "kafka.Kafka",
-                         str(self.daemon.workdir / "server.properties"))
+        return self.java(
+            "-Xms256m",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            "kafka.Kafka",
+            str(self.daemon.workdir / "server.properties"),
+        )
 
     def ready(self) -> bool:
         if "Kafka Server started" not in self.daemon.log_tail(400):
@@ -107,9 +140,23 @@ class Redis(Component):
         if server is None:
             raise StackError("redis: redis-server is not installed (make setup installs it)")
         s = self.settings.stack
-        return [server, "--bind", s.host, "--port", str(s.redis_port), "--dir",
-                str(self.daemon.workdir), "--appendonly", "yes", "--save", "",
-                "--protected-mode", "yes", "--daemonize", "no"]
+        return [
+            server,
+            "--bind",
+            s.host,
+            "--port",
+            str(s.redis_port),
+            "--dir",
+            str(self.daemon.workdir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+        ]
 
     def ready(self) -> bool:
         try:
@@ -121,10 +168,22 @@ class Redis(Component):
 class Mlflow(Component):
     def argv(self) -> list[str]:
         s, work = self.settings.stack, self.daemon.workdir
-        return [sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-                "--artifacts-destination", str(work / "artifacts"),
-                "--host", s.host, "--port", str(s.mlflow_port), "--workers", "1"]
+        return [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(work / "artifacts"),
+            "--host",
+            s.host,
+            "--port",
+            str(s.mlflow_port),
+            "--workers",
+            "1",
+        ]
 
     def ready(self) -> bool:
         try:

@@ -1,7 +1,8 @@
-"""A background process of the local stack: started detached, tracked by pid file, stopped by pid."""
+"""A background process of the local stack: started detached, tracked and stopped by pid."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,8 +46,13 @@ class Daemon:
             self.logfile.replace(self.logfile.with_suffix(".log.1"))
         with self.logfile.open("ab") as log:
             proc = subprocess.Popen(
-                list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.workdir, env=env, start_new_session=True,
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+                env=env,
+                start_new_session=True,
             )
         self.pidfile.write_text(str(proc.pid))
         return proc.pid
@@ -55,13 +61,16 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pid() is None:
-                raise StackError(f"{self.name} exited during start-up; see {self.logfile}\n"
-                                 + self.log_tail())
+                raise StackError(
+                    f"{self.name} exited during start-up; see {self.logfile}\n" + self.log_tail()
+                )
             if ready():
                 return
             time.sleep(0.3)
-        raise StackError(f"{self.name} did not answer within {timeout:.0f} s; see {self.logfile}\n"
-                         + self.log_tail())
+        raise StackError(
+            f"{self.name} did not answer within {timeout:.0f} s; see {self.logfile}\n"
+            + self.log_tail()
+        )
 
     def stop(self, *, timeout: float = 30) -> bool:
         """SIGTERM the process group, SIGKILL after `timeout`; True if something was running."""
@@ -99,7 +108,5 @@ def _alive(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,43 @@
+"""The whole system for end-to-end tests: real stack, first models, the five services."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.common.models import registry_from
+from services.common.registry import ModelRegistry
+from services.common.settings import load_settings
+from services.inference.config import InferenceSettings
+from services.monitor.config import MonitorSettings
+from yieldloop.bootstrap_models import bootstrap_models
+from yieldloop.fleet import Fleet
+
+
+@dataclass(frozen=True)
+class System:
+    settings: MonitorSettings
+    registry: ModelRegistry
+    inference_url: str
+    workdir: Path
+
+    def served_model(self) -> dict[str, str]:
+        with urllib.request.urlopen(f"{self.inference_url}/model", timeout=5) as response:
+            return dict(json.load(response))
+
+
+@pytest.fixture(scope="session")
+def system(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    settings = load_settings(MonitorSettings)
+    web = load_settings(InferenceSettings).inference
+    bootstrap_models(settings)
+    workdir = tmp_path_factory.mktemp("e2e")
+    url = f"http://{web.host}:{web.port}"
+    with Fleet(settings, log_dir=workdir / "logs", inference_url=url) as fleet:
+        fleet.start()
+        yield System(settings, registry_from(settings), url, workdir)

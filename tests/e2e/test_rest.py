@@ -1,0 +1,70 @@
+"""The REST API of the running inference service: bad uploads are refused with JSON errors and
+the service keeps serving."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import httpx
+import pytest
+
+from services.common.images import encode_png
+from tests.e2e.conftest import System
+from yieldloop.demo_line import DemoLine
+
+pytestmark = pytest.mark.e2e
+
+
+def part_png(n: int = 1) -> list[bytes]:
+    return [encode_png(p.image) for p in DemoLine(seed=3).parts(n, drift=False)]
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_bad_uploads_are_refused_and_the_service_keeps_serving(system: System) -> None:
+    with httpx.Client(base_url=system.inference_url, timeout=30) as http:
+        text = http.post("/predict", files={"file": ("notes.txt", b"not an image", "text/plain")})
+        assert text.status_code == 415 and "error" in text.json()
+
+        truncated = part_png()[0][:40]
+        corrupt = http.post("/predict", files={"file": ("part.png", truncated, "image/png")})
+        assert corrupt.status_code == 400 and "error" in corrupt.json()
+
+        good = http.post("/predict", files={"file": ("part.png", part_png()[0], "image/png")})
+        assert good.status_code == 200
+        assert good.json()["label"] in {"OK", "NG"} and 0 <= good.json()["confidence"] <= 1
+
+
+def test_a_zip_is_judged_file_by_file_and_traversal_is_refused(system: System) -> None:
+    a, b = part_png(2)
+    with httpx.Client(base_url=system.inference_url, timeout=30) as http:
+        batch = http.post(
+            "/batch_predict",
+            files={
+                "zip_file": (
+                    "parts.zip",
+                    zipped({"a.png": a, "b.png": b, "readme.txt": b"hello"}),
+                    "application/zip",
+                )
+            },
+        )
+        assert batch.status_code == 200
+        results = {r["filename"]: r["prediction"] for r in batch.json()["results"]}
+        assert results["a.png"]["label"] in {"OK", "NG"} and "error" in results["readme.txt"]
+
+        evil = http.post(
+            "/batch_predict",
+            files={
+                "zip_file": ("evil.zip", zipped({"../../etc/passwd.png": a}), "application/zip")
+            },
+        )
+        assert evil.status_code == 400 and "outside" in evil.json()["detail"]
+
+        assert http.get("/healthz").status_code == 200
