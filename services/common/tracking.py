@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mlflow import MlflowClient
-from mlflow.entities import RunStatus
+from mlflow.entities import Dataset, DatasetInput, InputTag, RunStatus
 
 from services.common.settings import CommonSettings
 
@@ -16,6 +16,9 @@ class Tracking(Protocol):
     def log_params(self, run_id: str, params: dict[str, object]) -> None: ...
     def log_metric(self, run_id: str, key: str, value: float, *, step: int = 0) -> None: ...
     def log_text(self, run_id: str, text: str, path: str) -> None: ...
+    def log_dataset(
+        self, run_id: str, *, name: str, digest: str, uri: str, context: str
+    ) -> None: ...
     def end_run(self, run_id: str, *, ok: bool = True) -> None: ...
 
 
@@ -44,6 +47,12 @@ class MlflowTracking:
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
 
+    def log_dataset(self, run_id: str, *, name: str, digest: str, uri: str, context: str) -> None:
+        """The dataset version as the run's input: MLflow shows it in the run's lineage."""
+        dataset = Dataset(name=name, digest=digest[:36], source_type="image-store", source=uri)
+        tag = InputTag(key="mlflow.data.context", value=context)
+        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[tag])])
+
     def end_run(self, run_id: str, *, ok: bool = True) -> None:
         status = RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED)
         self.client.set_terminated(run_id, status)
@@ -66,6 +75,9 @@ class InMemoryTracking:
 
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.runs[run_id]["texts"][path] = text  # type: ignore[index]
+
+    def log_dataset(self, run_id: str, *, name: str, digest: str, uri: str, context: str) -> None:
+        self.runs[run_id]["texts"][f"input:{context}"] = f"{name} {digest} {uri}"  # type: ignore[index]
 
     def end_run(self, run_id: str, *, ok: bool = True) -> None:
         self.runs[run_id]["status"] = "FINISHED" if ok else "FAILED"

@@ -46,7 +46,7 @@ def curate_iteration(event: RetrainRequested, c: Curator) -> Event:
             reason=str(exc),
         )
     uri, sha = put_model(c.store, manifest)
-    run_id = record(event, selection, manifest, c)
+    run_id = record(event, selection, manifest, c, uri=uri, sha=sha)
     return DatasetCurated(
         producer=PRODUCER,
         **event.caused(),
@@ -95,7 +95,13 @@ def class_counts(manifest: DatasetManifest) -> dict[str, int]:
 
 
 def record(
-    event: RetrainRequested, selection: Selection, manifest: DatasetManifest, c: Curator
+    event: RetrainRequested,
+    selection: Selection,
+    manifest: DatasetManifest,
+    c: Curator,
+    *,
+    uri: str,
+    sha: str,
 ) -> str:
     """The dataset version in MLflow: committee figures and the manifest itself."""
     run_id = c.tracking.start_run(
@@ -103,6 +109,7 @@ def record(
         tags={"iteration_id": event.iteration_id, "line_id": event.line_id, "stage": "curate"},
     )
     c.tracking.log_params(run_id, c.config.model_dump())
+    c.tracking.log_dataset(run_id, name=manifest.name, digest=sha, uri=uri, context="curated")
     for key, value in {
         "considered": len(event.images),
         "selected": len(selection.kept),

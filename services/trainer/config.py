@@ -10,12 +10,12 @@ from services.common.training import TrainConfig
 
 class TrainerConfig(BaseModel):
     epochs: int = Field(4, ge=1)
-    lr: float = Field(5e-4, gt=0)
+    lr: float = Field(2e-3, gt=0)
     batch_size: int = Field(64, ge=1)
     weight_decay: float = Field(1e-4, ge=0)
     seed: int = 0
     augment: bool = False
-    recent_share: float = Field(0.5, gt=0, lt=1)  # share of draws given to this iteration's samples
+    recent_share: float = Field(0.3, gt=0, lt=1)  # share of draws given to this iteration's samples
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(

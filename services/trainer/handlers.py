@@ -81,6 +81,13 @@ def fine_tune(
             "manifest_sha256": event.manifest_sha256,
         },
     )
+    t.tracking.log_dataset(
+        run_id,
+        name=manifest.name,
+        digest=event.manifest_sha256,
+        uri=event.manifest_uri,
+        context="training",
+    )
     t.tracking.log_params(
         run_id,
         {**t.config.model_dump(), "arch": champion.arch, "train_size": len(y), "val_size": len(yv)},
