@@ -38,13 +38,16 @@ p = tomllib.load(open("pyproject.toml", "rb"))["project"]
 print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))
 PY
   )
-  "$venv/bin/python" -m pip install -q --cache-dir "$cache/pip" --upgrade pip setuptools wheel
-  "$venv/bin/python" -m pip install -q --cache-dir "$cache/pip" -r "$reqs"
+  "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
+  "$venv/bin/python" -m pip install -q -r "$reqs"
   rm -f "$reqs"
   echo "$want" > "$stamp"
 fi
 # The project itself, editable, so the `yieldloop` command runs this checkout.
-if [ "$("$venv/bin/python" -c 'import yieldloop, pathlib; print(pathlib.Path(yieldloop.__file__).parents[1])' 2>/dev/null)" != "$here" ]; then
-  "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$here" >/dev/null
+installed=$(cd / && "$venv/bin/python" -c \
+  'import yieldloop, pathlib; print(pathlib.Path(yieldloop.__file__).resolve().parents[1])' \
+  2>/dev/null || true)
+if [ "$installed" != "$here" ]; then
+  "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$here" >/dev/null 2>&1
 fi
 echo "setup: ready ($venv)"
