@@ -3,44 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
-from services.common.coordination import Coordination, RedisCoordination
-from services.common.kafka import Publish
-from services.common.models import registry_from
-from services.common.registry import ModelRegistry
 from services.common.settings import load_settings
-from services.common.store import ImageStore, LocalImageStore
-from services.common.tracking import Tracking, tracking_from
+from services.common.wiring import Given, ModelJob, adapters
 from services.gatekeeper.config import GatekeeperConfig, GatekeeperSettings
 
 
 @dataclass
-class Gatekeeper:
+class Gatekeeper(ModelJob):
     config: GatekeeperConfig
-    model_name: str
-    store: ImageStore
-    registry: ModelRegistry
-    tracking: Tracking
-    coordination: Coordination
-    publish: Publish
 
 
-def bootstrap(
-    *,
-    publish: Publish,
-    settings: GatekeeperSettings | None = None,
-    store: ImageStore | None = None,
-    registry: ModelRegistry | None = None,
-    tracking: Tracking | None = None,
-    coordination: Coordination | None = None,
-) -> Gatekeeper:
+def bootstrap(*, settings: GatekeeperSettings | None = None, **given: Unpack[Given]) -> Gatekeeper:
+    """Real adapters, except those given (fakes in tests)."""
     settings = settings or load_settings(GatekeeperSettings)
-    return Gatekeeper(
-        config=settings.gatekeeper,
-        model_name=settings.mlflow.model_name,
-        store=store or LocalImageStore(settings.store_root),
-        registry=registry or registry_from(settings),
-        tracking=tracking or tracking_from(settings),
-        coordination=coordination or RedisCoordination.from_url(settings.redis_url),
-        publish=publish,
-    )
+    return Gatekeeper(config=settings.gatekeeper, **adapters(settings, **given))
