@@ -15,6 +15,7 @@ class TrainerConfig(BaseModel):
     weight_decay: float = Field(1e-4, ge=0)
     seed: int = 0
     augment: bool = False
+    class_weights: dict[str, float] = Field(default_factory=lambda: {"NG": 5.0})
     recent_share: float = Field(0.3, gt=0, lt=1)  # share of draws given to this iteration's samples
 
     def train_config(self) -> TrainConfig:

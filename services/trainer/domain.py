@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from schemas.datasets import ManifestEntry
 
 
-def recent_weights(
-    entries: Sequence[ManifestEntry], *, iteration_id: str, recent_share: float
-) -> np.ndarray | None:
-    """Sampling weights that give this iteration's few samples `recent_share` of the draws;
-    None when the set is all old or all new (plain shuffling then)."""
+def sample_weights(
+    entries: Sequence[ManifestEntry],
+    *,
+    iteration_id: str,
+    recent_share: float,
+    class_weights: Mapping[str, float],
+) -> np.ndarray:
+    """Sampling weights for the fine-tune: this iteration's few samples get `recent_share` of the
+    draws, and classes listed in `class_weights` are drawn that many times more often (a missed
+    defect costs more than a false reject)."""
     recent = np.array([e.source == f"iteration:{iteration_id}" for e in entries])
     n_recent = int(recent.sum())
     if n_recent in (0, len(entries)):
-        return None
-    return np.where(recent, recent_share / n_recent, (1 - recent_share) / (len(entries) - n_recent))
+        weights = np.full(len(entries), 1.0 / len(entries))
+    else:
+        old_share = (1 - recent_share) / (len(entries) - n_recent)
+        weights = np.where(recent, recent_share / n_recent, old_share)
+    boost = np.array([class_weights.get(e.label, 1.0) for e in entries])
+    return np.asarray(weights * boost, dtype=np.float64)
 
 
 def class_indices(entries: Sequence[ManifestEntry], classes: Sequence[str]) -> np.ndarray:

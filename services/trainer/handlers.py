@@ -12,7 +12,7 @@ from services.common.registry import CHALLENGER, CHAMPION, ModelNotFound, ModelV
 from services.common.store import get_model
 from services.common.training import EpochStats, train
 from services.trainer.bootstrap import Trainer
-from services.trainer.domain import class_indices, recent_weights
+from services.trainer.domain import class_indices, sample_weights
 
 PRODUCER = "trainer"
 
@@ -98,8 +98,11 @@ def fine_tune(
         t.tracking.log_metric(run_id, "val_accuracy", stats.val_accuracy, step=stats.epoch)
         progress(stats)
 
-    weights = recent_weights(
-        train_set, iteration_id=event.iteration_id, recent_share=t.config.recent_share
+    weights = sample_weights(
+        train_set,
+        iteration_id=event.iteration_id,
+        recent_share=t.config.recent_share,
+        class_weights=t.config.class_weights,
     )
     train(
         module,
