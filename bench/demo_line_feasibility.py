@@ -38,9 +38,10 @@ from yieldloop.recipes import (
 )
 
 T = TypeVar("T")
-HEADER = f"{'model':30s} {'arch':10s} {'train s':>7s} {'golden':>7s} " + " ".join(
-    f"{c:>8s}" for c in ("clean", "yield", "drifted", "yield")
+HEADER = f"{'model':34s} {'arch':10s} {'train s':>7s} {'golden':>7s} " + " ".join(
+    f"{c:>8s}" for c in ("NG rec", "clean", "yield", "drifted", "yield")
 )
+NG = 1
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ def row(name: str, arch: str, secs: float, model: nn.Module, s: Scene) -> str:
     for data in (s.golden, s.clean, s.drifted):
         predicted, _ = predict(model, data.x)
         cells += [np.mean(predicted == data.y), np.mean(predicted == 0)]
-    numbers = [cells[0], *cells[2:]]
-    return f"{name:30s} {arch:10s} {secs:7.1f} " + " ".join(f"{v:8.3f}" for v in numbers)
+    golden_pred, _ = predict(model, s.golden.x)
+    ng_recall = np.mean(golden_pred[s.golden.y == NG] == NG)
+    numbers = [cells[0], ng_recall, *cells[2:]]
+    return f"{name:34s} {arch:10s} {secs:7.1f} " + " ".join(f"{v:8.3f}" for v in numbers)
 
 
 def train_referee(name: str, recipe: Recipe, s: Scene) -> tuple[nn.Module, float]:
@@ -105,10 +108,14 @@ def committee_line(labels: np.ndarray, data: LabeledImages, threshold: float) ->
     )
 
 
-def tuned(champion: nn.Module, s: Scene, recent: LabeledImages) -> tuple[nn.Module, float]:
-    """A copy of the champion fine-tuned on base train + recent samples (up-weighted)."""
+def tuned(
+    champion: nn.Module, s: Scene, recent: LabeledImages, *, ng_weight: float = 1.0
+) -> tuple[nn.Module, float]:
+    """A copy of the champion fine-tuned on base train + recent samples (up-weighted), with
+    defects drawn `ng_weight` times as often, as the trainer's class_weights do."""
     model = copy.deepcopy(champion)
     merged, weights = fine_tune_set(s.train, recent)
+    weights = weights * np.where(merged.y == NG, ng_weight, 1.0)
     _, secs = timed(lambda: fine_tune(model, merged, s.golden, sample_weight=weights))
     return model, secs
 
@@ -131,8 +138,11 @@ def main() -> None:
     labels = committee(referees, s.recent, 0.7)
     kept = labels >= 0
     for title, y in (("committee", labels[kept]), ("true", s.recent.y[kept])):
-        model, secs = tuned(champion, s, LabeledImages(s.recent.x[kept], y))
-        print(row(f"fine-tuned on {title} labels", CHAMPION_RECIPE.arch, secs, model, s))
+        for ng_weight in (1.0, 5.0):
+            recent = LabeledImages(s.recent.x[kept], y)
+            model, secs = tuned(champion, s, recent, ng_weight=ng_weight)
+            name = f"fine-tuned, {title} labels, NG x{ng_weight:.0f}"
+            print(row(name, CHAMPION_RECIPE.arch, secs, model, s))
     print(f"\non {len(s.recent)} recent drifted parts:")
     for threshold in (0.7, 0.95):
         print(committee_line(committee(referees, s.recent, threshold), s.recent, threshold))
