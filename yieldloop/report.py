@@ -95,11 +95,13 @@ def iterations_of(pipeline: Iterable[Event], line_id: str) -> list[Iteration]:
 
 
 def _key_iteration(iterations: list[Iteration], drift_at: datetime | None) -> Iteration | None:
-    """The first iteration since the drift that deployed a model, else the latest one."""
+    """The first iteration since the drift that deployed a model, else the first one decided,
+    else the latest one (still running)."""
     since = [it for it in iterations if drift_at is None or it.started_at >= drift_at]
     deployed = [it for it in since if it.first(ModelDeployed) is not None]
-    if deployed:
-        return deployed[0]
+    decided = [it for it in since if it.decision != "none"]
+    if deployed or decided:
+        return (deployed or decided)[0]
     return since[-1] if since else None
 
 
