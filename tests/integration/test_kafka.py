@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 import schemas as s
 from services.common.kafka import make_broker, publisher
 from services.common.settings import CommonSettings
-from tests.kafka_io import read_topics
+from tests.kafka_io import Records, read_topics
 from tests.samples import one_of_each
 from yieldloop import stack as local_stack
 
@@ -28,9 +29,15 @@ async def test_every_event_type_round_trips_with_its_headers(stack: CommonSettin
         for event in events:
             await publish(event)
 
-    records = await read_topics(stack, [s.topic_for(e) for e in events], count=len(events))
+    topics = {s.topic_for(e) for e in events}
 
-    mine = {r.topic: r for r in records if b'"round-trip"' in r.value}
+    def mine_of(records: Records) -> dict[str, ConsumerRecord[bytes, bytes]]:
+        return {r.topic: r for r in records if b'"round-trip"' in r.value}
+
+    records = await read_topics(
+        stack, sorted(topics), until=lambda rs: mine_of(rs).keys() >= topics
+    )
+    mine = mine_of(records)
     assert set(mine) == {s.topic_for(e) for e in events}
     for event in events:
         record = mine[s.topic_for(event)]
@@ -62,6 +69,9 @@ async def test_what_was_written_survives_a_broker_restart(stack: CommonSettings)
 
     await asyncio.to_thread(local_stack.restart, stack, "kafka")
 
-    records = await read_topics(stack, [s.topic_for(s.AlertRaised)], count=100, timeout=20)
-    read_back = [s.decode_any(r.value) for r in records]
-    assert all(alert in read_back for alert in alerts)
+    def all_back(records: Records) -> bool:
+        read_back = [s.decode_any(r.value) for r in records]
+        return all(alert in read_back for alert in alerts)
+
+    records = await read_topics(stack, [s.topic_for(s.AlertRaised)], until=all_back, timeout=30)
+    assert all_back(records)

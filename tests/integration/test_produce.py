@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 async def records_of(settings: CommonSettings, line_id: str) -> list[ConsumerRecord[bytes, bytes]]:
     """All of the images topic as it stands (other tests write to it too), keeping this line's."""
-    records = await read_topics(settings, [IMAGES_SUBMITTED], count=100_000, timeout=5)
+    records = await read_topics(settings, [IMAGES_SUBMITTED], timeout=5)
     return [r for r in records if r.key == line_id.encode()]
 
 
