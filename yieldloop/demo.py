@@ -27,7 +27,8 @@ from services.common.store import LocalImageStore, get_model
 from services.monitor.config import MonitorSettings
 from yieldloop import report as reporting
 from yieldloop.live import Narrator
-from yieldloop.produce import DriftSwitch, demo_items, produce
+from yieldloop.produce import produce
+from yieldloop.sources import DriftSwitch, demo_items
 from yieldloop.watch import Watcher
 
 ENDINGS = (ModelDeployed, ModelRejected, IterationAborted)

@@ -4,160 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import signal
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path, PurePosixPath
+from contextlib import suppress
+from pathlib import Path
 
-from schemas import ImageRef, ImageSubmitted, utcnow
-from services.common.images import encode_png
+from schemas import ImageRef, ImageSubmitted
 from services.common.kafka import make_broker, publisher
 from services.common.settings import CommonSettings, load_settings
 from services.common.store import ImageStore, LocalImageStore, sha256_of
-from services.inference.domain import UnsafeArchive, ZipLimits, zip_members
-from yieldloop.demo_line import DemoLine
+from services.inference.domain import UnsafeArchive
+from yieldloop.sources import Item, demo_items, folder_items, zip_items
+from yieldloop.truth import truth_log
 
 PRODUCER = "line-simulator"
 PROGRESS_EVERY_S = 5.0
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-ZIP_LIMITS = ZipLimits(max_entries=100_000, max_unpacked_bytes=1 << 30, max_entry_bytes=20 << 20)
-TRUTH_FIELDS = ("item_id", "sha256", "label", "drifted", "defect", "submitted_at")
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Item:
-    """One part to submit; the label is ground truth that only the simulator knows."""
-
-    item_id: str
-    png: bytes
-    filename: str
-    label: str | None
-    drifted: bool
-    defect: str | None
-
-
-@dataclass
-class DriftSwitch:
-    """Owned by a caller who turns the line's drift on mid-run and needs to know when."""
-
-    on: bool = False
-    switched_at: datetime | None = None
-
-    def switch_on(self) -> None:
-        if not self.on:
-            self.on, self.switched_at = True, utcnow()
-
-
-@dataclass(frozen=True)
-class TruthRow:
-    item_id: str
-    sha256: str
-    label: str | None
-    drifted: bool
-    defect: str | None
-    submitted_at: datetime
-
-
-def _item_ids() -> Iterator[str]:
-    """Ids unique to this run (a fresh prefix) and ordered within it."""
-    run = uuid.uuid4().hex[:8]
-    index = 0
-    while True:
-        yield f"{run}-{index:06d}"
-        index += 1
-
-
-def demo_items(
-    *, seed: int, drift_after: int | None, drift: DriftSwitch | None = None
-) -> Iterator[Item]:
-    """Endless DemoLine parts; drifted from index `drift_after` on, or once `drift` is on."""
-    line, switch = DemoLine(seed=seed), drift or DriftSwitch()
-    for index, item_id in enumerate(_item_ids()):
-        if drift_after is not None and index >= drift_after:
-            switch.switch_on()  # so the caller learns the onset time either way
-        [part] = line.parts(1, drift=switch.on)
-        yield Item(
-            item_id, encode_png(part.image), f"{item_id}.png", part.label, part.drifted, part.defect
-        )
-
-
-def _is_image(name: PurePosixPath) -> bool:
-    hidden = any(p.startswith(".") or p == "__MACOSX" for p in name.parts)
-    return name.suffix.lower() in IMAGE_SUFFIXES and not hidden
-
-
-def folder_items(path: Path) -> Iterator[Item]:
-    """Every image file under `path` (recursively), sorted by relative path; labels unknown."""
-    if not path.is_dir():
-        raise NotADirectoryError(f"{path} is not a folder")
-    names = sorted(
-        PurePosixPath(p.relative_to(path).as_posix()) for p in path.rglob("*") if p.is_file()
-    )
-    images = (name for name in names if _is_image(name))
-    return (
-        Item(item_id, (path / name).read_bytes(), str(name), None, False, None)
-        for name, item_id in zip(images, _item_ids(), strict=False)
-    )
-
-
-def zip_items(path: Path) -> Iterator[Item]:
-    """Every image in a zip, sorted by name; a traversal or absolute name refuses the archive."""
-    # Read now, not lazily: an unsafe archive is refused before anything is sent.
-    members = sorted(zip_members(path.read_bytes(), ZIP_LIMITS))
-    images = ((name, data) for name, data in members if _is_image(PurePosixPath(name)))
-    return (
-        Item(item_id, data, name, None, False, None)
-        for (name, data), item_id in zip(images, _item_ids(), strict=False)
-    )
-
-
-@contextmanager
-def truth_log(path: Path | None) -> Iterator[Callable[[Item, ImageSubmitted], None]]:
-    """Records each submitted item's ground truth; flushed per row so a reader can follow."""
-    if path is None:
-        yield lambda item, event: None
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(TRUTH_FIELDS)
-
-        def record(item: Item, event: ImageSubmitted) -> None:
-            writer.writerow(
-                [
-                    item.item_id,
-                    event.image.sha256,
-                    item.label or "",
-                    "true" if item.drifted else "false",
-                    item.defect or "",
-                    event.occurred_at.isoformat(),
-                ]
-            )
-            out.flush()
-
-        yield record
-
-
-def read_truth(path: Path) -> list[TruthRow]:
-    with path.open(newline="") as file:
-        return [
-            TruthRow(
-                row["item_id"],
-                row["sha256"],
-                row["label"] or None,
-                row["drifted"] == "true",
-                row["defect"] or None,
-                datetime.fromisoformat(row["submitted_at"]),
-            )
-            for row in csv.DictReader(file)
-        ]
 
 
 def image_ref(png: bytes, *, limit: int, store: ImageStore) -> ImageRef:

@@ -24,9 +24,9 @@ from schemas import (
 )
 from schemas.datasets import DatasetManifest
 from yieldloop.produce import Say as Say  # re-exported: callers narrate with the same type
-from yieldloop.produce import TruthRow, read_truth
 from yieldloop.report_plot import markers_of, plot
 from yieldloop.report_table import summary_table as summary_table  # re-exported
+from yieldloop.truth import TruthRow, read_truth
 
 E = TypeVar("E", bound=Event)
 Judged = tuple[PredictionMade, TruthRow]

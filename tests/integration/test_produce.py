@@ -13,7 +13,9 @@ from schemas.topics import IMAGES_SUBMITTED
 from services.common.settings import CommonSettings
 from services.common.store import LocalImageStore
 from tests.kafka_io import read_topics
-from yieldloop.produce import demo_items, produce, read_truth
+from yieldloop.produce import produce
+from yieldloop.sources import demo_items
+from yieldloop.truth import read_truth
 
 pytestmark = pytest.mark.integration
 

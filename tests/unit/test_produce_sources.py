@@ -14,18 +14,9 @@ from schemas import ImageSubmitted
 from services.common.images import decode_image, encode_png
 from services.common.store import LocalImageStore
 from services.inference.domain import UnsafeArchive
-from yieldloop.produce import (
-    TRUTH_FIELDS,
-    DriftSwitch,
-    Item,
-    Pace,
-    demo_items,
-    folder_items,
-    image_ref,
-    read_truth,
-    truth_log,
-    zip_items,
-)
+from yieldloop.produce import Pace, image_ref
+from yieldloop.sources import DriftSwitch, Item, demo_items, folder_items, zip_items
+from yieldloop.truth import TRUTH_FIELDS, read_truth, truth_log
 
 PNG = encode_png(np.zeros((32, 32), dtype=np.uint8))
 

@@ -17,8 +17,8 @@ import pytest
 
 import schemas as s
 from schemas.datasets import DatasetManifest, ManifestEntry, Split
-from yieldloop.produce import TRUTH_FIELDS
 from yieldloop.report import build_report, summary_table, write, yield_series
+from yieldloop.truth import TRUTH_FIELDS
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 LINE, IT, MANIFEST = "line-1", "it-1", "file:///store/manifest-2"
