@@ -19,6 +19,7 @@ from services.common.registry import (
     checked,
     write_model_dir,
 )
+from services.common.tracking import experiment_id
 
 
 class MlflowRegistry:
@@ -26,12 +27,6 @@ class MlflowRegistry:
         self.uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         self.experiment = experiment
-
-    def experiment_id(self) -> str:
-        found = self.client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return str(found.experiment_id)
-        return str(self.client.create_experiment(self.experiment))
 
     def register(
         self,
@@ -44,7 +39,8 @@ class MlflowRegistry:
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
         if run_id is None:
-            run_id = self.client.create_run(self.experiment_id()).info.run_id
+            experiment = experiment_id(self.client, self.experiment)
+            run_id = self.client.create_run(experiment).info.run_id
         folder = write_model_dir(weights, arch=arch, classes=classes)
         try:
             self.client.log_artifacts(run_id, str(folder), "model")

@@ -11,6 +11,14 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, RunStatus
 from services.common.settings import CommonSettings
 
 
+def experiment_id(client: MlflowClient, name: str) -> str:
+    """The experiment's id, created on first use."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(client.create_experiment(name))
+
+
 class Tracking(Protocol):
     def start_run(self, name: str, *, tags: dict[str, str]) -> str: ...
     def log_params(self, run_id: str, params: dict[str, object]) -> None: ...
@@ -27,14 +35,10 @@ class MlflowTracking:
         self.client = MlflowClient(tracking_uri)
         self.experiment = experiment
 
-    def _experiment_id(self) -> str:
-        found = self.client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return str(found.experiment_id)
-        return str(self.client.create_experiment(self.experiment))
-
     def start_run(self, name: str, *, tags: dict[str, str]) -> str:
-        run = self.client.create_run(self._experiment_id(), run_name=name, tags=tags)
+        run = self.client.create_run(
+            experiment_id(self.client, self.experiment), run_name=name, tags=tags
+        )
         return str(run.info.run_id)
 
     def log_params(self, run_id: str, params: dict[str, object]) -> None:
