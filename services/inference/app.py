@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
+from prometheus_client import make_asgi_app
 
 from schemas import DEAD_LETTER, ImageSubmitted, ModelApproved, topic_for
 from services.common.images import CorruptImage, NotAnImage
@@ -75,12 +76,16 @@ def create(settings: InferenceSettings | None = None, **adapters: Any) -> FastAP
     api = FastAPI(title="yieldloop inference", lifespan=lifespan)
     limit = svc.config.max_upload_bytes
 
+    api.mount("/metrics", make_asgi_app(registry=svc.metrics.registry))
+
     @api.exception_handler(NotAnImage)
     async def not_an_image(_: Request, exc: NotAnImage) -> JSONResponse:
+        svc.metrics.rejected.labels("NotAnImage").inc()
         return JSONResponse({"error": "unsupported media type", "detail": str(exc)}, 415)
 
     @api.exception_handler(CorruptImage)
     async def corrupt(_: Request, exc: CorruptImage) -> JSONResponse:
+        svc.metrics.rejected.labels("CorruptImage").inc()
         return JSONResponse({"error": "corrupt image", "detail": str(exc)}, 400)
 
     @api.exception_handler(UnsafeArchive)

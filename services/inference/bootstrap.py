@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.common.coordination import Coordination, RedisCoordination
 from services.common.kafka import Publish
@@ -13,6 +13,7 @@ from services.common.settings import load_settings
 from services.common.store import ImageStore, LocalImageStore
 from services.inference.config import InferenceConfig, InferenceSettings
 from services.inference.domain import ModelSlot, ZipLimits
+from services.inference.metrics import Metrics
 
 DeadLetter = Callable[[bytes, Exception], Awaitable[None]]
 
@@ -27,6 +28,7 @@ class Inference:
     publish: Publish
     dead_letter: DeadLetter
     slot: ModelSlot[LoadedModel] | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def model(self) -> LoadedModel:

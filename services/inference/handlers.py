@@ -31,6 +31,7 @@ async def start(svc: Inference) -> LoadedModel:
     """Load the champion before serving."""
     loaded = await asyncio.to_thread(models.load_alias, svc.registry, svc.model_name)
     svc.slot = ModelSlot(loaded)
+    svc.metrics.serving_version.set(int(loaded.version.version))
     log.info("serving %s v%s", svc.model_name, loaded.version.version)
     return loaded
 
@@ -43,11 +44,11 @@ async def images_submitted(events: list[ImageSubmitted], svc: Inference) -> None
             data = image_bytes(svc.store, event.image)
             decoded.append((event, data, decode(data, svc)))
         except (ImageRejected, KeyError, ValueError) as exc:
+            svc.metrics.rejected.labels(type(exc).__name__).inc()
             await svc.dead_letter(event.model_dump_json().encode(), exc)
     if not decoded:
         return
-    model = svc.model
-    verdicts = await asyncio.to_thread(model.classify, np.stack([a for _, _, a in decoded]))
+    model, verdicts = await judge(np.stack([a for _, _, a in decoded]), "stream", svc)
     for (event, data, _), (label, confidence) in zip(decoded, verdicts, strict=True):
         await svc.publish(
             prediction(
@@ -66,8 +67,7 @@ async def images_submitted(events: list[ImageSubmitted], svc: Inference) -> None
 async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> Judged:
     """Judge one uploaded image; it is stored and reported like any image from the line."""
     array = decode(data, svc)
-    model = svc.model
-    [(label, confidence)] = await asyncio.to_thread(model.classify, array[None])
+    model, [(label, confidence)] = await judge(array[None], "rest", svc)
     item_id = filename or uuid.uuid4().hex
     await svc.publish(
         prediction(
@@ -103,6 +103,8 @@ async def model_approved(event: ModelApproved, svc: Inference) -> None:
     loaded = await asyncio.to_thread(models.load, svc.registry, mv)
     assert svc.slot is not None
     svc.slot.swap(loaded)
+    svc.metrics.swaps.inc()
+    svc.metrics.serving_version.set(int(event.version))
     log.info("swapped to %s v%s", event.model_name, event.version)
     await svc.publish(
         ModelDeployed(
@@ -118,6 +120,18 @@ async def model_approved(event: ModelApproved, svc: Inference) -> None:
         )
     )
     await svc.coordination.mark_done(key)
+
+
+async def judge(
+    images: np.ndarray, source: str, svc: Inference
+) -> tuple[LoadedModel, list[tuple[str, float]]]:
+    """The serving model's verdicts, off the event loop, timed and counted."""
+    model = svc.model  # read once: a swap meanwhile does not split the batch between models
+    with svc.metrics.judge_seconds.labels(source).time():
+        verdicts = await asyncio.to_thread(model.classify, images)
+    for label, _ in verdicts:
+        svc.metrics.predictions.labels(source, label).inc()
+    return model, verdicts
 
 
 def decode(data: bytes, svc: Inference) -> np.ndarray:

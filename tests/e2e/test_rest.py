@@ -42,6 +42,15 @@ def test_bad_uploads_are_refused_and_the_service_keeps_serving(system: System) -
         assert good.status_code == 200
         assert good.json()["label"] in {"OK", "NG"} and 0 <= good.json()["confidence"] <= 1
 
+        metrics = http.get("/metrics/").text
+        assert 'yieldloop_rejected_images_total{reason="NotAnImage"}' in metrics
+        judged = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("yieldloop_predictions_total{") and 'source="rest"' in line
+        ]
+        assert judged and float(judged[0].rsplit(" ", 1)[1]) >= 1
+
 
 def test_a_zip_is_judged_file_by_file_and_traversal_is_refused(system: System) -> None:
     a, b = part_png(2)
