@@ -43,7 +43,8 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumer_carries_on(
         return [r.value for r in records if marker.encode() in r.value]
 
     dead = await read_topics(stack, [s.DEAD_LETTER], until=lambda rs: bool(ours(rs)))
-    [record] = [r for r in dead if r.value == poison]
+    # every group that reads the topic dead-letters it once (the services' too, when running)
+    record = next(r for r in dead if r.value == poison)
     headers = {k: v.decode() for k, v in record.headers}
     assert headers["origin"] == "test" and headers["x-error"]
     assert headers["x-origin"].startswith(s.topic_for(s.AlertRaised))
