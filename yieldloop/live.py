@@ -36,7 +36,7 @@ class Narrator:
         bar = "#" * round(r.yield_rate * 20)
         threshold = f"{r.threshold:.2f}" if r.threshold is not None else "  - "
         return (
-            f"yield {r.yield_rate:4.2f} |{bar:<20}| threshold {threshold}  "
+            f"yield {r.yield_rate:4.2f} of {r.window_size:>2} |{bar:<20}| threshold {threshold}  "
             f"confidence {r.mean_confidence:.2f}  {r.state:<12} model v{r.model_version}"
         )
 
