@@ -4,6 +4,7 @@ SHELL := /bin/bash
 CACHE ?= $(HOME)/.cache/yieldloop
 VENV ?= $(CACHE)/venv
 PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
 export YIELDLOOP_VENV := $(VENV)
 export PYTHONPATH := $(CURDIR)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
@@ -17,7 +18,7 @@ demo: setup
 	$(PY) -m yieldloop demo
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
 	$(PY) -m pytest tests/unit
