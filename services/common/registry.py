@@ -109,9 +109,9 @@ class InMemoryRegistry:
         return checked(self.versions[(mv.name, mv.version)][1], mv)
 
 
-def card(mv_arch: str, classes: tuple[str, ...], sha256: str) -> str:
+def card(arch: str, classes: tuple[str, ...], sha256: str) -> str:
     """The JSON card stored beside the weights: how to rebuild the module that loads them."""
-    return json.dumps({"arch": mv_arch, "classes": list(classes), "sha256": sha256}, indent=1)
+    return json.dumps({"arch": arch, "classes": list(classes), "sha256": sha256}, indent=1)
 
 
 def write_model_dir(weights: bytes, *, arch: str, classes: tuple[str, ...]) -> Path:
