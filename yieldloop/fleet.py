@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from services.common.settings import REPO_ROOT, CommonSettings
+from yieldloop.stack.components import http_ok
 from yieldloop.stack.process import Daemon, StackError
 
 SERVICES = ("inference", "monitor", "curator", "trainer", "gatekeeper")
@@ -61,11 +61,7 @@ class Fleet:
         return all(STARTED in d.log_tail(200) for d in self.daemons if d.name != "inference")
 
     def _http_ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.inference_url}/healthz", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        return http_ok(f"{self.inference_url}/healthz")
 
     def __enter__(self) -> Fleet:
         return self

@@ -186,11 +186,16 @@ class Mlflow(Component):
         ]
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.settings.mlflow_uri}/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        return http_ok(f"{self.settings.mlflow_uri}/health")
+
+
+def http_ok(url: str) -> bool:
+    """The URL answers 200 within two seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def cluster_id() -> str:
