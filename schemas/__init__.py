@@ -1,7 +1,7 @@
 """The shared vocabulary of yieldloop: event models, topic catalog, wire codec."""
 
 from schemas.codec import decode, decode_any, encode, headers, key
-from schemas.envelope import Event, ImageRef, utcnow
+from schemas.envelope import Event, ImageRef, stable_id, utcnow
 from schemas.events import (
     ALL_EVENTS,
     AlertRaised,
@@ -13,6 +13,7 @@ from schemas.events import (
     ModelDeployed,
     ModelRejected,
     PredictionMade,
+    RetrainQueued,
     RetrainRequested,
     TrainingProgressed,
     YieldReported,
@@ -35,6 +36,7 @@ __all__ = [
     "ModelRejected",
     "PredictionMade",
     "Retention",
+    "RetrainQueued",
     "RetrainRequested",
     "TopicSpec",
     "TrainingProgressed",
@@ -45,6 +47,7 @@ __all__ = [
     "headers",
     "key",
     "spec_for",
+    "stable_id",
     "topic_for",
     "utcnow",
 ]

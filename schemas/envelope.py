@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import TypedDict
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -15,8 +15,17 @@ class Caused(TypedDict):
     correlation_id: str | None
 
 
+_NAMESPACE = UUID("3f0c6f7e-2b1d-4c55-9a4e-7d0b9e1a5c21")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def stable_id(*parts: object) -> UUID:
+    """The same event id whenever the same fact is derived again (after a crash or a redelivery),
+    so that readers recognise a republished fact by its `event_id`."""
+    return uuid5(_NAMESPACE, "/".join(str(p) for p in parts))
 
 
 class Event(BaseModel):

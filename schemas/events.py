@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
@@ -62,6 +63,21 @@ class RetrainRequested(Event):
     threshold: float = Field(ge=0, le=1)
     champion_version: str
     images: list[ImageRef] = Field(min_length=1)
+    joined: list[UUID] = Field(default_factory=list)  # RetrainQueued drops it takes over
+
+
+class RetrainQueued(Event):
+    """A line's yield dropped while another iteration held the model; its samples wait to join
+    that iteration (if it has not curated yet) or open the next one."""
+
+    event_type: Literal["RetrainQueued"] = "RetrainQueued"
+    iteration_id: str  # the iteration running when the drop was confirmed
+    line_id: str
+    reason: str
+    yield_rate: float = Field(ge=0, le=1)
+    threshold: float = Field(ge=0, le=1)
+    champion_version: str
+    images: list[ImageRef] = Field(min_length=1)
 
 
 class DatasetCurated(Event):
@@ -78,6 +94,8 @@ class DatasetCurated(Event):
     split_sizes: dict[str, int]
     class_counts: dict[Label, int]
     mlflow_run_id: str | None = None
+    base_version: str | None = None  # the champion this dataset was built against
+    joined: list[UUID] = Field(default_factory=list)  # RetrainQueued drops whose samples joined
 
 
 class IterationAborted(Event):
@@ -113,6 +131,7 @@ class ModelCandidate(Event):
     run_id: str
     manifest_uri: str
     manifest_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    base_version: str | None = None  # the champion it was trained from
 
 
 class ModelApproved(Event):
@@ -168,6 +187,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PredictionMade,
     YieldReported,
     RetrainRequested,
+    RetrainQueued,
     DatasetCurated,
     IterationAborted,
     TrainingProgressed,

@@ -26,6 +26,7 @@ IMAGES_SUBMITTED = "yieldloop.images.submitted"
 PREDICTIONS_MADE = "yieldloop.predictions.made"
 YIELD_REPORTED = "yieldloop.yield.reported"
 RETRAIN_REQUESTED = "yieldloop.retrain.requested"
+RETRAIN_QUEUED = "yieldloop.retrain.queued"
 DATASET_CURATED = "yieldloop.dataset.curated"
 ITERATION_ABORTED = "yieldloop.iteration.aborted"
 TRAINING_PROGRESSED = "yieldloop.training.progressed"
@@ -42,6 +43,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(PREDICTIONS_MADE, ev.PredictionMade, "line_id", _STREAM),
     TopicSpec(YIELD_REPORTED, ev.YieldReported, "line_id", _FOREVER),
     TopicSpec(RETRAIN_REQUESTED, ev.RetrainRequested, "iteration_id", _FOREVER),
+    TopicSpec(RETRAIN_QUEUED, ev.RetrainQueued, "iteration_id", _FOREVER),
     TopicSpec(DATASET_CURATED, ev.DatasetCurated, "iteration_id", _FOREVER),
     TopicSpec(ITERATION_ABORTED, ev.IterationAborted, "iteration_id", _FOREVER),
     TopicSpec(TRAINING_PROGRESSED, ev.TrainingProgressed, "iteration_id", _FOREVER),

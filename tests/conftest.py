@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -10,13 +11,25 @@ import pytest
 
 from services.common.settings import CommonSettings, load_settings
 
+# Two checkouts can test side by side: YIELDLOOP_TEST_PORT_OFFSET moves every port.
+OFFSET = int(os.environ.get("YIELDLOOP_TEST_PORT_OFFSET", "0"))
+
+
+def port(number: int) -> str:
+    return str(number + OFFSET)
+
+
 TEST_STACK_ENV = {
     "YIELDLOOP_STACK__STATE_DIR": ".yieldloop/test",
-    "YIELDLOOP_STACK__KAFKA_PORT": "29092",
-    "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": "29093",
-    "YIELDLOOP_STACK__REDIS_PORT": "26379",
-    "YIELDLOOP_STACK__MLFLOW_PORT": "25000",
-    "YIELDLOOP_INFERENCE__PORT": "28000",
+    "YIELDLOOP_STACK__KAFKA_PORT": port(29092),
+    "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": port(29093),
+    "YIELDLOOP_STACK__REDIS_PORT": port(26379),
+    "YIELDLOOP_STACK__MLFLOW_PORT": port(25000),
+    "YIELDLOOP_INFERENCE__PORT": port(28000),
+    "YIELDLOOP_MONITOR__PORT": port(28001),
+    "YIELDLOOP_CURATOR__PORT": port(28002),
+    "YIELDLOOP_TRAINER__PORT": port(28003),
+    "YIELDLOOP_GATEKEEPER__PORT": port(28004),
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 

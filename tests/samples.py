@@ -46,6 +46,15 @@ def one_of_each(producer: str = "test") -> list[s.Event]:
             champion_version="1",
             images=[s.ImageRef(sha256=IMAGE.sha256, uri="file:///store/x")],
         ),
+        s.RetrainQueued(
+            **common,
+            **IT,
+            reason="yield 0.40 < 0.70",
+            yield_rate=0.4,
+            threshold=0.7,
+            champion_version="1",
+            images=[s.ImageRef(sha256=IMAGE.sha256, uri="file:///store/x")],
+        ),
         s.DatasetCurated(
             **common,
             **IT,

@@ -33,22 +33,18 @@ def cmd_events_doc(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from services.inference.config import InferenceSettings
     from services.monitor.config import MonitorSettings
     from yieldloop import demo, report, stack
     from yieldloop.bootstrap_models import bootstrap_models
     from yieldloop.fleet import Fleet
 
     settings = load_settings(MonitorSettings)
-    web = load_settings(InferenceSettings).inference
     plan = demo.DemoPlan(rate=args.rate, warmup_s=args.warmup, after_s=args.after)
     print(f"stack healthy in {stack.up(settings):.1f} s")
     try:
         bootstrap_models(settings)
         line_id, run_dir = demo.new_run_dir()
-        with Fleet(
-            settings, log_dir=run_dir / "logs", inference_url=f"http://{web.host}:{web.port}"
-        ) as fleet:
+        with Fleet(log_dir=run_dir / "logs") as fleet:
             print(f"services ready in {fleet.start():.1f} s (logs: {run_dir / 'logs'})")
             print(f"line {line_id}: {plan.rate:.0f} parts/s, drift after {plan.warmup_s:.0f} s")
             run, switch = asyncio.run(demo.follow(settings, plan, line_id=line_id, run_dir=run_dir))

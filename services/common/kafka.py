@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeAlias
 
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import LogicSubscriber
+from faststream.message import StreamMessage
 from faststream.middlewares import ExceptionMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from schemas import CATALOG, DEAD_LETTER, Event, Retention, codec, topic_for
+from services.common.health import ServiceMetrics
+from services.common.retry import POISON
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 Publish = Callable[[Event], Coroutine[Any, Any, None]]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 JSON = "application/json"
+GRACEFUL_TIMEOUT_S = 30.0  # a job asked to stop hands its record back within this
 
 
-def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
-    """A broker whose producer waits for all replicas and never duplicates on retry."""
+def make_broker(
+    settings: CommonSettings, *, client_id: str, metrics: ServiceMetrics | None = None
+) -> KafkaBroker:
+    """A broker whose producer waits for all replicas and never duplicates on retry.
+
+    A handler that fails leaves its record uncommitted (it is fetched again), unless the record
+    is poison: that one goes to the dead-letter topic and the consumer carries on. If the dead
+    letter cannot be written, the record stays uncommitted too."""
     dead_letters = ExceptionMiddleware()
     broker = KafkaBroker(
         settings.kafka_bootstrap,
@@ -29,32 +44,35 @@ def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         security=security(settings),
-        ack_policy=AckPolicy.ACK,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
         allow_auto_create_topics=False,
+        graceful_timeout=GRACEFUL_TIMEOUT_S,
         middlewares=[dead_letters],
     )
 
-    @dead_letters.add_handler(Exception)
     async def to_dead_letter(exc: Exception, message: KafkaMessage) -> None:
-        await send_dead_letter(broker, message, exc)
+        raw = message.raw_message
+        for record in raw if isinstance(raw, tuple) else (raw,):
+            await send_dead_letter(broker, record, exc)
+            if metrics is not None:
+                metrics.dead_letters.labels(record.topic).inc()
 
+    for kind in POISON:
+        dead_letters.add_handler(kind)(to_dead_letter)
     return broker
 
 
-async def send_dead_letter(broker: KafkaBroker, message: KafkaMessage, exc: Exception) -> None:
-    """Keep the original bytes and headers with the error; the consumer carries on."""
-    raw = message.raw_message
-    records = raw if isinstance(raw, tuple) else (raw,)
-    for record in records:
-        origin = f"{record.topic}/{record.partition}/{record.offset}"
-        log.error("dead-lettering %s: %r", origin, exc)
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-        await broker.publish(
-            record.value,
-            DEAD_LETTER,
-            key=record.key,
-            headers={**headers, "x-error": repr(exc)[:1000], "x-origin": origin},
-        )
+async def send_dead_letter(broker: KafkaBroker, record: Record, exc: BaseException) -> None:
+    """Keep the original bytes and headers with the error and where the record came from."""
+    origin = f"{record.topic}/{record.partition}/{record.offset}"
+    log.error("dead-lettering %s: %r", origin, exc)
+    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    await broker.publish(
+        record.value,
+        DEAD_LETTER,
+        key=record.key,
+        headers={**headers, "x-error": repr(exc)[:1000], "x-origin": origin},
+    )
 
 
 def publisher(broker: KafkaBroker) -> Publish:
@@ -80,6 +98,22 @@ def security(settings: CommonSettings) -> BaseSecurity | None:
     )
 
 
+def security_options(settings: CommonSettings) -> dict[str, Any]:
+    """The same security for plain aiokafka clients (admin, readers) as for the broker."""
+    k = settings.kafka
+    if k.sasl_mechanism is None:
+        return {"security_protocol": k.security_protocol}
+    options: dict[str, Any] = {
+        "security_protocol": k.security_protocol,
+        "sasl_mechanism": k.sasl_mechanism,
+        "sasl_plain_username": k.sasl_username,
+        "sasl_plain_password": k.sasl_password.get_secret_value() if k.sasl_password else None,
+    }
+    if k.security_protocol.endswith("SSL"):
+        options["ssl_context"] = create_ssl_context()
+    return options
+
+
 def topic_configs(settings: CommonSettings, retention: Retention) -> dict[str, str]:
     if retention is Retention.FOREVER:
         return {"retention.ms": "-1", "retention.bytes": "-1"}
@@ -93,7 +127,9 @@ def topic_configs(settings: CommonSettings, retention: Retention) -> dict[str, s
 async def ensure_topics(settings: CommonSettings) -> list[str]:
     """Create the catalog's topics that are missing; returns the names created."""
     wanted = {spec.name: spec.retention for spec in CATALOG} | {DEAD_LETTER: Retention.FOREVER}
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, **security_options(settings)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -111,4 +147,24 @@ async def ensure_topics(settings: CommonSettings) -> list[str]:
         await admin.close()
 
 
-__all__ = ["Publish", "ensure_topics", "make_broker", "publisher", "send_dead_letter", "topic_for"]
+def replica_group(service: str, replica_id: str) -> str:
+    """A consumer group of one: every replica receives every message (model events)."""
+    return f"{service}-{replica_id}"
+
+
+async def raw_batch(message: StreamMessage[Any]) -> list[bytes]:
+    """A batch decoder that leaves each record's bytes alone: the handler validates records one
+    by one, so one bad record cannot fail the others."""
+    return [bytes(record.value or b"") for record in message.raw_message]
+
+
+async def assigned(subscriber: LogicSubscriber[Any], *, timeout_s: float = 60) -> None:
+    """Wait until the subscriber's consumer owns its partitions and knows where it reads from;
+    anything published after this is received."""
+    consumer = subscriber.consumer
+    async with asyncio.timeout(timeout_s):
+        while consumer is None or not consumer.assignment():
+            await asyncio.sleep(0.1)
+            consumer = subscriber.consumer
+        for partition in consumer.assignment():
+            await consumer.position(partition)

@@ -21,6 +21,8 @@ from services.common.registry import (
 )
 from services.common.tracking import experiment_id
 
+_NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"})
+
 
 class MlflowRegistry:
     def __init__(self, tracking_uri: str, *, experiment: str) -> None:
@@ -66,12 +68,22 @@ class MlflowRegistry:
         try:
             return _version(self.client.get_model_version(name, version))
         except RestException as exc:
+            if exc.error_code not in _NOT_FOUND:
+                raise  # the server failed: transient, not a missing version
             raise ModelNotFound(f"{name} v{version}: {exc.error_code}") from None
+
+    def find(self, name: str, tags: dict[str, str]) -> ModelVersion | None:
+        clauses = [f"name = '{name}'", *(f"tags.{k} = '{v}'" for k, v in tags.items())]
+        found = self.client.search_model_versions(" and ".join(clauses))
+        newest = max(found, key=lambda mv: int(mv.version), default=None)
+        return None if newest is None else _version(newest)
 
     def by_alias(self, name: str, alias: str) -> ModelVersion | None:
         try:
             return _version(self.client.get_model_version_by_alias(name, alias))
-        except RestException:
+        except RestException as exc:
+            if exc.error_code not in _NOT_FOUND:
+                raise
             return None
 
     def set_alias(self, name: str, alias: str, version: str) -> None:

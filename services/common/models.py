@@ -51,14 +51,18 @@ def load(registry: ModelRegistry, mv: ModelVersion, *, warmup: int = 8) -> Loade
     return LoadedModel(mv, module, utcnow(), (time.perf_counter() - started) * 1000)
 
 
-def load_alias(registry: ModelRegistry, name: str, alias: str = CHAMPION) -> LoadedModel:
+def champion(registry: ModelRegistry, name: str, alias: str = CHAMPION) -> ModelVersion:
     mv = registry.by_alias(name, alias)
     if mv is None:
         raise ModelNotFound(
             f"no {alias!r} version of {name!r} is registered "
             "(`yieldloop bootstrap` registers the first ones)"
         )
-    return load(registry, mv)
+    return mv
+
+
+def load_alias(registry: ModelRegistry, name: str, alias: str = CHAMPION) -> LoadedModel:
+    return load(registry, champion(registry, name, alias))
 
 
 def fetch_images(store: ImageStore, refs: Sequence[ImageRef]) -> np.ndarray:

@@ -43,6 +43,9 @@ class ModelRegistry(Protocol):
 
     def get(self, name: str, version: str) -> ModelVersion: ...
 
+    def find(self, name: str, tags: dict[str, str]) -> ModelVersion | None:
+        """The newest version of `name` carrying all of these tags, if any."""
+
     def by_alias(self, name: str, alias: str) -> ModelVersion | None: ...
 
     def set_alias(self, name: str, alias: str, version: str) -> None: ...
@@ -96,6 +99,14 @@ class InMemoryRegistry:
             return self.versions[(name, version)][0]
         except KeyError:
             raise ModelNotFound(f"{name} v{version}") from None
+
+    def find(self, name: str, tags: dict[str, str]) -> ModelVersion | None:
+        found = [
+            mv
+            for (n, _), (mv, _) in self.versions.items()
+            if n == name and tags.items() <= mv.tags.items()
+        ]
+        return max(found, key=lambda mv: int(mv.version), default=None)
 
     def by_alias(self, name: str, alias: str) -> ModelVersion | None:
         version = self.aliases.get((name, alias))

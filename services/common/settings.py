@@ -7,6 +7,7 @@ The YAML file is `config/yieldloop.yaml` unless `YIELDLOOP_CONFIG` names another
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +71,36 @@ class StoreSettings(BaseModel):
     root: Path | None = None  # None: <state_dir>/store
 
 
+class Backoff(BaseModel):
+    """Delays between attempts after a transient fault: initial, doubled each time up to a cap,
+    within a total budget. After the budget the record is handed back uncommitted and fetched
+    again."""
+
+    initial_s: float = Field(0.2, gt=0)
+    factor: float = Field(2.0, ge=1)
+    max_delay_s: float = Field(10.0, gt=0)
+    max_elapsed_s: float = Field(120.0, gt=0)
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial_s
+        while True:
+            yield min(delay, self.max_delay_s)
+            delay *= self.factor
+
+
+class FaultSettings(BaseModel):
+    """Fault injection for `yieldloop chaos` only: the process kills itself at this point."""
+
+    crash_at: str | None = None  # e.g. "trainer.after_effect"
+
+
+class Listens(BaseModel):
+    """Where a service answers HTTP: health, metrics (and REST for inference)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", frozen=True
@@ -80,6 +111,8 @@ class CommonSettings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     mlflow: MlflowSettings = MlflowSettings()
     store: StoreSettings = StoreSettings()
+    retry: Backoff = Backoff()
+    faults: FaultSettings = FaultSettings()
 
     @classmethod
     def settings_customise_sources(

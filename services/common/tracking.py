@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, RunStatus
+from mlflow.entities import Dataset, DatasetInput, InputTag
 
 from services.common.settings import CommonSettings
 
@@ -19,6 +19,9 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     return str(client.create_experiment(name))
 
 
+RunEnd = Literal["FINISHED", "FAILED", "KILLED"]
+
+
 class Tracking(Protocol):
     def start_run(self, name: str, *, tags: dict[str, str]) -> str: ...
     def log_params(self, run_id: str, params: dict[str, object]) -> None: ...
@@ -27,7 +30,9 @@ class Tracking(Protocol):
     def log_dataset(
         self, run_id: str, *, name: str, digest: str, uri: str, context: str
     ) -> None: ...
-    def end_run(self, run_id: str, *, ok: bool = True) -> None: ...
+    def end_run(self, run_id: str, *, status: RunEnd = "FINISHED") -> None: ...
+    def running(self, tags: dict[str, str]) -> list[str]:
+        """Runs still RUNNING with all of these tags (a job that was killed leaves one)."""
 
 
 class MlflowTracking:
@@ -57,9 +62,16 @@ class MlflowTracking:
         tag = InputTag(key="mlflow.data.context", value=context)
         self.client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[tag])])
 
-    def end_run(self, run_id: str, *, ok: bool = True) -> None:
-        status = RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED)
+    def end_run(self, run_id: str, *, status: RunEnd = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
+
+    def running(self, tags: dict[str, str]) -> list[str]:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is None:
+            return []
+        clauses = [f"tags.{key} = '{value}'" for key, value in tags.items()]
+        query = " and ".join([*clauses, "attributes.status = 'RUNNING'"])
+        return [r.info.run_id for r in self.client.search_runs([found.experiment_id], query)]
 
 
 @dataclass
@@ -83,8 +95,23 @@ class InMemoryTracking:
     def log_dataset(self, run_id: str, *, name: str, digest: str, uri: str, context: str) -> None:
         self.runs[run_id]["texts"][f"input:{context}"] = f"{name} {digest} {uri}"  # type: ignore[index]
 
-    def end_run(self, run_id: str, *, ok: bool = True) -> None:
-        self.runs[run_id]["status"] = "FINISHED" if ok else "FAILED"
+    def end_run(self, run_id: str, *, status: RunEnd = "FINISHED") -> None:
+        self.runs[run_id]["status"] = status
+
+    def running(self, tags: dict[str, str]) -> list[str]:
+        return [
+            run_id
+            for run_id, run in self.runs.items()
+            if "status" not in run and tags.items() <= run["tags"].items()  # type: ignore[attr-defined]
+        ]
+
+
+def close_interrupted(tracking: Tracking, tags: dict[str, str]) -> list[str]:
+    """Runs a killed job left RUNNING are ended as KILLED before the job starts again."""
+    stale = tracking.running(tags)
+    for run_id in stale:
+        tracking.end_run(run_id, status="KILLED")
+    return stale
 
 
 def tracking_from(settings: CommonSettings) -> Tracking:

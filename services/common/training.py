@@ -39,6 +39,10 @@ class Photometric:
     clean_share: float = 0.3
 
 
+class Interrupted(Exception):
+    """Training stopped early because the process was asked to stop."""
+
+
 @dataclass(frozen=True)
 class EpochStats:
     """Progress after one epoch."""
@@ -106,8 +110,10 @@ def train(
     sample_weight: np.ndarray | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
     photometric: Photometric = Photometric(),
+    stop: Callable[[], bool] = lambda: False,
 ) -> list[EpochStats]:
-    """Train in place with AdamW and a cosine schedule; the model is left in eval mode."""
+    """Train in place with AdamW and a cosine schedule; the model is left in eval mode.
+    `stop` is asked before every step; when it says so, `Interrupted` is raised."""
     _check_inputs(x_train, y_train, x_val, sample_weight)
     loop = _Loop.start(
         model,
@@ -115,6 +121,7 @@ def train(
         torch.from_numpy(y_train.astype(np.int64)),
         config=config,
         photometric=photometric,
+        stop=stop,
     )
     sampler = _sampler(sample_weight, loop.generator)
     history: list[EpochStats] = []
@@ -151,6 +158,7 @@ class _Loop:
     # A private generator drives shuffling and augmentation: same seed, same run, and the
     # caller's global RNG is left alone.
     generator: torch.Generator
+    stop: Callable[[], bool]
 
     @classmethod
     def start(
@@ -161,6 +169,7 @@ class _Loop:
         *,
         config: TrainConfig,
         photometric: Photometric,
+        stop: Callable[[], bool],
     ) -> _Loop:
         """Optimiser and a cosine schedule spanning every step of the run."""
         optimizer = torch.optim.AdamW(
@@ -169,7 +178,7 @@ class _Loop:
         steps = config.epochs * -(-len(y) // config.batch_size)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
         generator = torch.Generator().manual_seed(config.seed)
-        return cls(model, x, y, config, photometric, optimizer, schedule, generator)
+        return cls(model, x, y, config, photometric, optimizer, schedule, generator, stop)
 
     def epoch(self, order: torch.Tensor) -> float:
         """One pass over `order`; returns the mean training loss."""
@@ -178,6 +187,8 @@ class _Loop:
         for batch in torch.split(order, self.config.batch_size):
             if len(batch) < 2:  # BatchNorm cannot train on a single image at 1x1 resolution
                 continue
+            if self.stop():
+                raise Interrupted("training stopped before it finished")
             total += self.step(batch) * len(batch)
             seen += len(batch)
         return total / max(seen, 1)

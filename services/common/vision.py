@@ -13,11 +13,13 @@ import torch
 import torchvision
 from torch import nn
 
+from services.common.registry import IntegrityError
+
 CLASSES: tuple[str, ...] = ("OK", "NG")
 IMAGE_SIZE = 32
 
 
-class ModelIntegrityError(ValueError):
+class ModelIntegrityError(IntegrityError):
     """A weights blob does not match its digest or does not fit the architecture."""
 
 

@@ -1,4 +1,7 @@
-from services.common.runtime import run
+from services.common.service import serve
+from services.common.settings import load_settings
 from services.curator.app import create
+from services.curator.config import CuratorSettings
 
-run(create(), name="curator")
+settings = load_settings(CuratorSettings)
+serve(create(settings), name="curator", host=settings.curator.host, port=settings.curator.port)

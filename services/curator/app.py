@@ -1,12 +1,15 @@
-"""The curator's entrypoint: one Kafka subscriber."""
+"""The curator's entrypoints: one Kafka subscriber, thin."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from schemas import RetrainRequested, topic_for
 from services.common.kafka import make_broker, publisher
+from services.common.service import Runtime
 from services.common.settings import load_settings
+from services.common.wiring import service_for
 from services.curator import handlers
 from services.curator.bootstrap import Curator, bootstrap
 from services.curator.config import CuratorSettings
@@ -23,11 +26,13 @@ def subscribe(broker: KafkaBroker, c: Curator) -> None:
         max_poll_interval_ms=LONG_JOB_MS,
     )
     async def on_retrain_requested(event: RetrainRequested) -> None:
-        await handlers.retrain_requested(event, c)
+        await c.runtime.handle("retrain_requested", lambda: handlers.retrain_requested(event, c))
 
 
-def create(settings: CuratorSettings | None = None) -> KafkaBroker:
+def create(settings: CuratorSettings | None = None) -> FastAPI:
     settings = settings or load_settings(CuratorSettings)
-    broker = make_broker(settings, client_id="curator")
-    subscribe(broker, bootstrap(settings=settings, publish=publisher(broker)))
-    return broker
+    runtime = Runtime("curator", backoff=settings.retry)
+    broker = make_broker(settings, client_id="curator", metrics=runtime.metrics)
+    c = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime)
+    subscribe(broker, c)
+    return service_for(c, broker, settings, title="yieldloop curator")

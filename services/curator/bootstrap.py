@@ -7,12 +7,12 @@ from typing import Unpack
 
 from services.common.models import LoadedModel, load_alias
 from services.common.settings import load_settings
-from services.common.wiring import Given, ModelJob, adapters
+from services.common.wiring import Given, Ports, adapters
 from services.curator.config import CuratorConfig, CuratorSettings
 
 
 @dataclass
-class Curator(ModelJob):
+class Curator(Ports):
     config: CuratorConfig
     referee_names: tuple[str, str]
     _referees: dict[str, LoadedModel] = field(default_factory=dict)
@@ -35,5 +35,5 @@ def bootstrap(*, settings: CuratorSettings | None = None, **given: Unpack[Given]
     return Curator(
         config=settings.curator,
         referee_names=settings.mlflow.referee_names,
-        **adapters(settings, **given),
+        **adapters(settings, service="curator", **given),
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import dataclasses
 
-from services.common.settings import CommonSettings
+from pydantic import Field
+
+from services.common.settings import CommonSettings, Listens
 from services.curator.domain import CommitteePolicy
 
 
-class CuratorConfig(BaseModel):
+class CuratorConfig(Listens):
+    port: int = Field(8002, ge=1, le=65535)
     confidence_threshold: float = Field(0.7, ge=0, le=1)
     val_ratio: float = Field(0.1, ge=0, lt=1)
     holdout_ratio: float = Field(0.2, ge=0, lt=1)
@@ -17,7 +20,8 @@ class CuratorConfig(BaseModel):
     seed: int = 0
 
     def policy(self) -> CommitteePolicy:
-        return CommitteePolicy(**self.model_dump())
+        names = {f.name for f in dataclasses.fields(CommitteePolicy)}
+        return CommitteePolicy(**self.model_dump(include=names))
 
 
 class CuratorSettings(CommonSettings):

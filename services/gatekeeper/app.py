@@ -1,12 +1,15 @@
-"""The gatekeeper's entrypoints: Kafka subscribers."""
+"""The gatekeeper's entrypoints: Kafka subscribers, thin."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from schemas import AlertRaised, ModelCandidate, topic_for
 from services.common.kafka import make_broker, publisher
+from services.common.service import Runtime
 from services.common.settings import load_settings
+from services.common.wiring import service_for
 from services.gatekeeper import handlers
 from services.gatekeeper.bootstrap import Gatekeeper, bootstrap
 from services.gatekeeper.config import GatekeeperSettings
@@ -22,16 +25,22 @@ def subscribe(broker: KafkaBroker, g: Gatekeeper) -> None:
         auto_offset_reset="earliest",
         max_poll_interval_ms=LONG_JOB_MS,
     )
-    async def on_candidate(event: ModelCandidate) -> None:
-        await handlers.model_candidate(event, g)
+    async def on_model_candidate(event: ModelCandidate) -> None:
+        await g.runtime.handle("model_candidate", lambda: handlers.model_candidate(event, g))
 
-    @broker.subscriber(topic_for(AlertRaised), group_id=GROUP, auto_offset_reset="earliest")
-    async def on_alert(event: AlertRaised) -> None:
-        await handlers.alert_raised(event, g)
+    @broker.subscriber(
+        topic_for(AlertRaised),
+        group_id=GROUP,
+        auto_offset_reset="earliest",
+    )
+    async def on_alert_raised(event: AlertRaised) -> None:
+        await g.runtime.handle("alert_raised", lambda: handlers.alert_raised(event, g))
 
 
-def create(settings: GatekeeperSettings | None = None) -> KafkaBroker:
+def create(settings: GatekeeperSettings | None = None) -> FastAPI:
     settings = settings or load_settings(GatekeeperSettings)
-    broker = make_broker(settings, client_id="gatekeeper")
-    subscribe(broker, bootstrap(settings=settings, publish=publisher(broker)))
-    return broker
+    runtime = Runtime("gatekeeper", backoff=settings.retry)
+    broker = make_broker(settings, client_id="gatekeeper", metrics=runtime.metrics)
+    g = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime)
+    subscribe(broker, g)
+    return service_for(g, broker, settings, title="yieldloop gatekeeper")

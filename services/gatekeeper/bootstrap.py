@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from typing import Unpack
 
 from services.common.settings import load_settings
-from services.common.wiring import Given, ModelJob, adapters
+from services.common.wiring import Given, Ports, adapters
 from services.gatekeeper.config import GatekeeperConfig, GatekeeperSettings
 
 
 @dataclass
-class Gatekeeper(ModelJob):
+class Gatekeeper(Ports):
     config: GatekeeperConfig
 
 
 def bootstrap(*, settings: GatekeeperSettings | None = None, **given: Unpack[Given]) -> Gatekeeper:
     """Real adapters, except those given (fakes in tests)."""
     settings = settings or load_settings(GatekeeperSettings)
-    return Gatekeeper(config=settings.gatekeeper, **adapters(settings, **given))
+    return Gatekeeper(
+        config=settings.gatekeeper, **adapters(settings, service="gatekeeper", **given)
+    )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, Listens
 from services.gatekeeper.domain import GatePolicy
 
 
-class GatekeeperConfig(BaseModel):
+class GatekeeperConfig(Listens):
+    port: int = Field(8004, ge=1, le=65535)
     metric: Literal["accuracy", "balanced_accuracy"] = "accuracy"
     min_improvement: float = Field(0.01, ge=0, le=1)
     golden_max_drop: float = Field(0.03, ge=0, le=1)

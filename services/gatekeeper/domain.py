@@ -157,3 +157,12 @@ def _flat(champion: Scores, challenger: Scores) -> dict[str, float]:
     scores |= {f"champion_recall_{c}": r for c, r in champion.golden_recall.items()}
     scores |= {f"challenger_recall_{c}": r for c, r in challenger.golden_recall.items()}
     return scores
+
+
+def stale_base(base_version: str | None, champion_version: str) -> Decision | None:
+    """A candidate trained from a model that no longer serves would silently undo whatever
+    replaced that model: it is refused whatever its scores."""
+    if base_version is None or base_version == champion_version:
+        return None
+    reason = f"trained from v{base_version}, but v{champion_version} is the champion now"
+    return Decision(approved=False, reasons=(reason,), scores={})

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Unpack
 
-from services.common.coordination import Coordination, RedisCoordination
-from services.common.kafka import Publish
-from services.common.models import LoadedModel, registry_from
-from services.common.registry import ModelRegistry
+from aiokafka import ConsumerRecord
+
+from services.common.models import LoadedModel
 from services.common.settings import load_settings
-from services.common.store import ImageStore, LocalImageStore
+from services.common.wiring import Given, Ports, adapters
 from services.inference.config import InferenceConfig, InferenceSettings
 from services.inference.domain import ModelSlot, ZipLimits
 from services.inference.metrics import Metrics
 
-DeadLetter = Callable[[bytes, Exception], Awaitable[None]]
+DeadLetter = Callable[[ConsumerRecord[bytes, bytes], BaseException], Awaitable[None]]
 
 
 @dataclass
-class Inference:
+class Inference(Ports):
     config: InferenceConfig
-    model_name: str
-    store: ImageStore
-    registry: ModelRegistry
-    coordination: Coordination
-    publish: Publish
     dead_letter: DeadLetter
     slot: ModelSlot[LoadedModel] | None = None
-    metrics: Metrics = field(default_factory=Metrics)
+    swapping: asyncio.Lock = field(default_factory=asyncio.Lock)
+    metrics: Metrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.runtime.metrics.registry)
 
     @property
     def model(self) -> LoadedModel:
@@ -44,20 +44,14 @@ class Inference:
 
 def bootstrap(
     *,
-    publish: Publish,
     dead_letter: DeadLetter,
     settings: InferenceSettings | None = None,
-    store: ImageStore | None = None,
-    registry: ModelRegistry | None = None,
-    coordination: Coordination | None = None,
+    **given: Unpack[Given],
 ) -> Inference:
+    """Real adapters, except those given (fakes in tests)."""
     settings = settings or load_settings(InferenceSettings)
     return Inference(
         config=settings.inference,
-        model_name=settings.mlflow.model_name,
-        store=store or LocalImageStore(settings.store_root),
-        registry=registry or registry_from(settings),
-        coordination=coordination or RedisCoordination.from_url(settings.redis_url),
-        publish=publish,
         dead_letter=dead_letter,
+        **adapters(settings, service="inference", **given),
     )

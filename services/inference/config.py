@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import socket
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from services.common.settings import CommonSettings
-
-
-def default_replica() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+from services.common.settings import CommonSettings, Listens
 
 
-class InferenceConfig(BaseModel):
-    replica_id: str = Field(default_factory=default_replica)
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+class InferenceConfig(Listens):
+    # Stable across restarts: a replica reports each version it serves once. The host name is
+    # the pod name on Kubernetes; several replicas on one host set it in the environment.
+    replica_id: str = Field(default_factory=socket.gethostname, min_length=1)
     batch_max: int = Field(64, ge=1)
     rest_line_id: str = "rest"
     max_upload_bytes: int = Field(5_000_000, ge=1)

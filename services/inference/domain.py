@@ -27,6 +27,12 @@ class ModelSlot(Generic[M]):
         return old
 
 
+def newer(version: str, *, than: str | None) -> bool:
+    """Registered versions count up, so a replica only ever swaps forward: an approval that
+    arrives late, or twice, never takes it back to an older model."""
+    return than is None or int(version) > int(than)
+
+
 class UnsafeArchive(ValueError):
     pass
 

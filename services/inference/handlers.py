@@ -5,17 +5,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from schemas import ImageRef, ImageSubmitted, ModelApproved, ModelDeployed, PredictionMade
-from services.common import models
+from schemas import (
+    ImageRef,
+    ImageSubmitted,
+    ModelApproved,
+    ModelDeployed,
+    PredictionMade,
+    codec,
+    stable_id,
+)
+from services.common import faults, models
 from services.common.images import ImageRejected, decode_image
+from services.common.kafka import Record
 from services.common.models import LoadedModel
+from services.common.registry import ModelVersion
+from services.common.retry import POISON
 from services.common.store import image_bytes, sha256_of
 from services.inference.bootstrap import Inference
-from services.inference.domain import ModelSlot, zip_members
+from services.inference.domain import ModelSlot, newer, zip_members
 
 PRODUCER = "inference"
 log = logging.getLogger(__name__)
@@ -27,41 +40,60 @@ class Judged:
     confidence: float
 
 
-async def start(svc: Inference) -> LoadedModel:
-    """Load the champion before serving."""
-    loaded = await asyncio.to_thread(models.load_alias, svc.registry, svc.model_name)
-    svc.slot = ModelSlot(loaded)
-    svc.metrics.serving_version.set(int(loaded.version.version))
-    log.info("serving %s v%s", svc.model_name, loaded.version.version)
-    return loaded
+@dataclass(frozen=True)
+class Arrived:
+    """One image from the line, decoded, with its original record for a dead letter."""
+
+    record: Record
+    event: ImageSubmitted
+    data: bytes
+    pixels: np.ndarray
 
 
-async def images_submitted(events: list[ImageSubmitted], svc: Inference) -> None:
-    """Judge a batch from the line; an undecodable image is dead-lettered, the rest go on."""
-    decoded: list[tuple[ImageSubmitted, bytes, np.ndarray]] = []
-    for event in events:
+async def start(svc: Inference) -> None:
+    """Serve the champion. Called once model approvals are subscribed, so an approval published
+    meanwhile is handled by the subscriber and never lost; only a newer version replaces it."""
+    mv = await asyncio.to_thread(models.champion, svc.registry, svc.model_name)
+    iteration, line = mv.tags.get("iteration_id"), mv.tags.get("line_id")
+    await serve_version(svc, mv, iteration_id=iteration or None, line_id=line or None, cause=None)
+
+
+async def images_submitted(records: Sequence[Record], svc: Inference) -> None:
+    """Judge a batch from the line. Each record stands alone: a poison one is dead-lettered by
+    itself and the rest are judged; a transient fault retries the judging, not the dead letters."""
+    arrived, poison = await asyncio.to_thread(unpack, records, svc)
+    for record, exc in poison:
+        svc.metrics.rejected.labels(type(exc).__name__).inc()
+        await svc.runtime.handle("dead_letter", partial(svc.dead_letter, record, exc))
+    if arrived:
+        await svc.runtime.handle("images_submitted", lambda: judge_and_report(arrived, svc))
+
+
+def unpack(
+    records: Sequence[Record], svc: Inference
+) -> tuple[list[Arrived], list[tuple[Record, Exception]]]:
+    arrived: list[Arrived] = []
+    poison: list[tuple[Record, Exception]] = []
+    for record in records:
         try:
+            event = codec.decode(record.value, ImageSubmitted)
             data = image_bytes(svc.store, event.image)
-            decoded.append((event, data, decode(data, svc)))
-        except (ImageRejected, KeyError, ValueError) as exc:
-            svc.metrics.rejected.labels(type(exc).__name__).inc()
-            await svc.dead_letter(event.model_dump_json().encode(), exc)
-    if not decoded:
-        return
-    model, verdicts = await judge(np.stack([a for _, _, a in decoded]), "stream", svc)
-    for (event, data, _), (label, confidence) in zip(decoded, verdicts, strict=True):
+            arrived.append(Arrived(record, event, data, decode(data, svc)))
+        except POISON as exc:
+            poison.append((record, exc))
+    return arrived, poison
+
+
+async def judge_and_report(arrived: list[Arrived], svc: Inference) -> None:
+    refs = await asyncio.to_thread(lambda: [stored(a.data, svc) for a in arrived])
+    model, verdicts = await judge(np.stack([a.pixels for a in arrived]), "stream", svc)
+    for a, ref, (label, confidence) in zip(arrived, refs, verdicts, strict=True):
         await svc.publish(
             prediction(
-                event.line_id,
-                event.item_id,
-                stored(data, svc),
-                label,
-                confidence,
-                model,
-                source="stream",
-                cause=event,
+                a.event.line_id, a.event.item_id, ref, label, confidence, model, cause=a.event
             )
         )
+    faults.point("inference.images_after_publish")
 
 
 async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> Judged:
@@ -69,16 +101,9 @@ async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> J
     array = decode(data, svc)
     model, [(label, confidence)] = await judge(array[None], "rest", svc)
     item_id = filename or uuid.uuid4().hex
+    ref = await asyncio.to_thread(stored, data, svc)
     await svc.publish(
-        prediction(
-            svc.config.rest_line_id,
-            item_id,
-            stored(data, svc),
-            label,
-            confidence,
-            model,
-            source="rest",
-        )
+        prediction(svc.config.rest_line_id, item_id, ref, label, confidence, model, cause=None)
     )
     return Judged(label, confidence)
 
@@ -94,32 +119,71 @@ async def predict_zip(data: bytes, svc: Inference) -> list[tuple[str, Judged | s
     return results
 
 
-async def model_approved(event: ModelApproved, svc: Inference) -> None:
-    """Load the approved version off the request path, then swap it in atomically."""
-    key = f"deploy:{svc.config.replica_id}:{event.event_id}"
-    if await svc.coordination.is_done(key):
-        return
+async def model_approved(event: ModelApproved, svc: Inference) -> str:
+    """Swap to the approved version if it is newer than the one serving; report it once."""
     mv = await asyncio.to_thread(svc.registry.get, event.model_name, event.version)
-    loaded = await asyncio.to_thread(models.load, svc.registry, mv)
-    assert svc.slot is not None
-    svc.slot.swap(loaded)
-    svc.metrics.swaps.inc()
-    svc.metrics.serving_version.set(int(event.version))
-    log.info("swapped to %s v%s", event.model_name, event.version)
-    await svc.publish(
-        ModelDeployed(
-            producer=PRODUCER,
-            **event.caused(),
-            iteration_id=event.iteration_id,
-            line_id=event.line_id,
-            model_name=event.model_name,
-            version=event.version,
-            replica_id=svc.config.replica_id,
-            loaded_at=loaded.loaded_at,
-            warmup_ms=loaded.warmup_ms,
-        )
+    return await serve_version(
+        svc, mv, iteration_id=event.iteration_id, line_id=event.line_id, cause=event
     )
+
+
+async def serve_version(
+    svc: Inference,
+    mv: ModelVersion,
+    *,
+    iteration_id: str | None,
+    line_id: str | None,
+    cause: ModelApproved | None,
+) -> str:
+    async with svc.swapping:
+        serving = svc.slot.current.version.version if svc.slot is not None else None
+        if newer(mv.version, than=serving):
+            await swap(svc, await asyncio.to_thread(models.load, svc.registry, mv))
+        elif mv.version != serving:
+            log.info("v%s is older than v%s, which serves: not swapping", mv.version, serving)
+            return "stale"
+        return await report_deployed(svc, iteration_id=iteration_id, line_id=line_id, cause=cause)
+
+
+async def swap(svc: Inference, loaded: LoadedModel) -> None:
+    """Loaded and warmed off the request path; one reference assignment swaps it in."""
+    if svc.slot is None:
+        svc.slot = ModelSlot(loaded)
+    else:
+        svc.slot.swap(loaded)
+        svc.metrics.swaps.inc()
+    svc.metrics.serving_version.set(int(loaded.version.version))
+    log.info("serving %s v%s", loaded.version.name, loaded.version.version)
+
+
+async def report_deployed(
+    svc: Inference, *, iteration_id: str | None, line_id: str | None, cause: ModelApproved | None
+) -> str:
+    """One ModelDeployed per (replica, version), whatever redelivery or restart happens."""
+    loaded, replica = svc.model, svc.config.replica_id
+    key = f"deployed:{replica}:{loaded.version.name}:{loaded.version.version}"
+    if await svc.coordination.is_done(key):
+        return "duplicate"
+    deployed = ModelDeployed(
+        event_id=stable_id(key),
+        producer=PRODUCER,
+        correlation_id=iteration_id,
+        causation_id=cause.event_id if cause else None,
+        iteration_id=iteration_id,
+        line_id=line_id,
+        model_name=loaded.version.name,
+        version=loaded.version.version,
+        replica_id=replica,
+        loaded_at=loaded.loaded_at,
+        warmup_ms=loaded.warmup_ms,
+    )
+    if iteration_id is not None:
+        await svc.ledger.record([deployed], sent=False)
+    faults.point("inference.after_effect")
+    await svc.publish(deployed)
+    faults.point("inference.after_publish")
     await svc.coordination.mark_done(key)
+    return "done"
 
 
 async def judge(
@@ -153,10 +217,12 @@ def prediction(
     confidence: float,
     model: LoadedModel,
     *,
-    source: str,
-    cause: ImageSubmitted | None = None,
+    cause: ImageSubmitted | None,
 ) -> PredictionMade:
+    """A prediction for a line's image keeps one id however often the image is judged again
+    (a redelivered batch), so readers recognise the repeat."""
     return PredictionMade(
+        event_id=stable_id("prediction", cause.event_id) if cause else uuid.uuid4(),
         producer=PRODUCER,
         causation_id=cause.event_id if cause else None,
         correlation_id=cause.correlation_id if cause else None,
@@ -167,5 +233,5 @@ def prediction(
         confidence=min(max(confidence, 0.0), 1.0),
         model_name=model.version.name,
         model_version=model.version.version,
-        source=source,
+        source="stream" if cause else "rest",
     )

@@ -6,10 +6,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
-    """One registry per replica, so several apps in one process never share counters."""
+    """Registered beside the service's own health metrics, served together at GET /metrics."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.predictions = Counter(
             "yieldloop_predictions", "Images judged", ["source", "label"], registry=self.registry
         )

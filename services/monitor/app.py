@@ -1,45 +1,66 @@
-"""The monitor's entrypoints: Kafka subscribers, thin."""
+"""The monitor's entrypoints: one batch subscriber over the topics it follows, and a timer."""
 
 from __future__ import annotations
 
-from faststream.kafka import KafkaBroker
+import asyncio
+import logging
 
-from schemas import (
-    IterationAborted,
-    ModelDeployed,
-    ModelRejected,
-    PredictionMade,
-    topic_for,
-)
-from services.common.kafka import make_broker, publisher
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from schemas import IterationAborted, ModelDeployed, ModelRejected, PredictionMade, topic_for
+from services.common.kafka import Record, make_broker, publisher, raw_batch, send_dead_letter
+from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
+from services.common.wiring import service_for
 from services.monitor import handlers
 from services.monitor.bootstrap import Monitor, bootstrap
 from services.monitor.config import MonitorSettings
 
 GROUP = "monitor"
+FOLLOWS = (PredictionMade, ModelDeployed, ModelRejected, IterationAborted)
+log = logging.getLogger(__name__)
 
 
 def subscribe(broker: KafkaBroker, m: Monitor) -> None:
-    @broker.subscriber(topic_for(PredictionMade), group_id=GROUP, auto_offset_reset="earliest")
-    async def on_prediction(event: PredictionMade) -> None:
-        await handlers.prediction_made(event, m)
+    records = broker.subscriber(
+        *(topic_for(kind) for kind in FOLLOWS),
+        group_id=GROUP,
+        batch=True,
+        max_records=m.config.batch_max,
+        auto_offset_reset="earliest",
+    )
 
-    @broker.subscriber(topic_for(ModelDeployed), group_id=GROUP, auto_offset_reset="earliest")
-    async def on_deployed(event: ModelDeployed) -> None:
-        await handlers.iteration_ended(event, m)
-
-    @broker.subscriber(topic_for(ModelRejected), group_id=GROUP, auto_offset_reset="earliest")
-    async def on_rejected(event: ModelRejected) -> None:
-        await handlers.iteration_ended(event, m)
-
-    @broker.subscriber(topic_for(IterationAborted), group_id=GROUP, auto_offset_reset="earliest")
-    async def on_aborted(event: IterationAborted) -> None:
-        await handlers.iteration_ended(event, m)
+    @records(decoder=raw_batch)
+    async def on_records(message: KafkaMessage) -> None:
+        batch: tuple[Record, ...] = message.raw_message
+        await m.runtime.handle("records", lambda: handlers.records_arrived(batch, m))
 
 
-def create(settings: MonitorSettings | None = None) -> KafkaBroker:
+def create(settings: MonitorSettings | None = None) -> FastAPI:
     settings = settings or load_settings(MonitorSettings)
-    broker = make_broker(settings, client_id="monitor")
-    subscribe(broker, bootstrap(settings=settings, publish=publisher(broker)))
-    return broker
+    runtime = Runtime("monitor", backoff=settings.retry)
+    broker = make_broker(settings, client_id="monitor", metrics=runtime.metrics)
+
+    async def dead_letter(record: Record, exc: BaseException) -> None:
+        await send_dead_letter(broker, record, exc)
+        runtime.metrics.dead_letters.labels(record.topic).inc()
+
+    m = bootstrap(
+        settings=settings, publish=publisher(broker), dead_letter=dead_letter, runtime=runtime
+    )
+    subscribe(broker, m)
+
+    async def restore() -> None:
+        await runtime.handle("restore", lambda: handlers.restore(m))
+
+    async def timer() -> None:
+        while True:
+            try:
+                await runtime.handle("tick", lambda: handlers.tick(m))
+            except Exception as exc:  # the next tick tries again
+                log.warning("timer: %r", exc)
+            await asyncio.sleep(m.config.tick_s)
+
+    steps = Lifecycle(before_broker=[restore], loops=[timer])
+    return service_for(m, broker, settings, title="yieldloop monitor", lifecycle=steps)

@@ -2,45 +2,46 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Unpack
 
-from schemas import ImageRef
-from services.common.coordination import Coordination, RedisCoordination
-from services.common.kafka import Publish
+from aiokafka import ConsumerRecord
+
+from schemas import utcnow
 from services.common.settings import load_settings
+from services.common.wiring import Given, Ports, adapters
 from services.monitor.config import MonitorConfig, MonitorSettings
-from services.monitor.domain import LineMonitor
+from services.monitor.state import MonitorState
 
-
-@dataclass(frozen=True)
-class OpenIteration:
-    iteration_id: str
-    opened_at: float
+DeadLetter = Callable[[ConsumerRecord[bytes, bytes], BaseException], Awaitable[None]]
 
 
 @dataclass
-class Monitor:
+class Monitor(Ports):
     config: MonitorConfig
-    coordination: Coordination
-    publish: Publish
-    clock: Callable[[], float] = time.monotonic
-    lines: dict[str, LineMonitor[ImageRef]] = field(default_factory=dict)
-    open: dict[str, OpenIteration] = field(default_factory=dict)
+    dead_letter: DeadLetter
+    clock: Callable[[], datetime] = utcnow
+    state: MonitorState = field(init=False)
+    # Records and the timer both change the state; one at a time.
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def line(self, line_id: str) -> LineMonitor[ImageRef]:
-        if line_id not in self.lines:
-            self.lines[line_id] = LineMonitor(self.config.policy())
-        return self.lines[line_id]
+    def __post_init__(self) -> None:
+        self.state = MonitorState(self.config.policy())
 
 
 def bootstrap(
     *,
-    publish: Publish,
+    dead_letter: DeadLetter,
     settings: MonitorSettings | None = None,
-    coordination: Coordination | None = None,
+    **given: Unpack[Given],
 ) -> Monitor:
+    """Real adapters, except those given (fakes in tests)."""
     settings = settings or load_settings(MonitorSettings)
-    coordination = coordination or RedisCoordination.from_url(settings.redis_url)
-    return Monitor(config=settings.monitor, coordination=coordination, publish=publish)
+    return Monitor(
+        config=settings.monitor,
+        dead_letter=dead_letter,
+        **adapters(settings, service="monitor", **given),
+    )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import dataclasses
 
-from services.common.settings import CommonSettings
+from pydantic import Field
+
+from services.common.settings import CommonSettings, Listens
 from services.monitor.domain import MonitorPolicy
 
 
-class MonitorConfig(BaseModel):
+class MonitorConfig(Listens):
+    port: int = Field(8001, ge=1, le=65535)
     yield_threshold: float | None = Field(0.7, ge=0, le=1)
     recent_window: int = Field(29, ge=1)
     yield_drop_tolerance: float = Field(0.05, ge=0, le=1)
@@ -23,10 +26,12 @@ class MonitorConfig(BaseModel):
     sample_limit: int = Field(600, ge=1)
     report_every: int = Field(10, ge=1)
     iteration_timeout_s: float = Field(1800, gt=0)
+    tick_s: float = Field(1.0, gt=0)
+    batch_max: int = Field(500, ge=1)
 
     def policy(self) -> MonitorPolicy:
-        fields = self.model_dump(exclude={"iteration_timeout_s", "ok_labels"})
-        return MonitorPolicy(**fields, ok_labels=frozenset(self.ok_labels))
+        names = {f.name for f in dataclasses.fields(MonitorPolicy)} - {"ok_labels"}
+        return MonitorPolicy(**self.model_dump(include=names), ok_labels=frozenset(self.ok_labels))
 
 
 class MonitorSettings(CommonSettings):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Ref = TypeVar("Ref")
+Snapshot = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,32 @@ class LineMonitor(Generic[Ref]):
         self._drop.clear()
         if self._state is not LineState.IN_ITERATION:
             self._cool_down()
+
+    def snapshot(self, dump: Callable[[Ref], Any]) -> Snapshot:
+        """Everything the monitor knows of the line, as JSON-able data (a checkpoint)."""
+        return {
+            "window": [[dump(s.ref), s.label, s.confidence] for s in self._window],
+            "reference": dict(self._reference),
+            "drop": [dump(ref) for ref in self._drop],
+            "state": str(self._state),
+            "reported_state": str(self._reported_state),
+            "counts": [self._predictions, self._in_state, self._since_report, self._cooldown],
+        }
+
+    @classmethod
+    def restore(
+        cls, policy: MonitorPolicy, snapshot: Snapshot, load: Callable[[Any], Ref]
+    ) -> LineMonitor[Ref]:
+        """The line as it was checkpointed: same windows, same state, same counts."""
+        line: LineMonitor[Ref] = cls(policy)
+        line._window.extend(_Seen(load(r), label, c) for r, label, c in snapshot["window"])
+        line._reference.update(snapshot["reference"])
+        line._drop.extend(load(ref) for ref in snapshot["drop"])
+        line._state = LineState(snapshot["state"])
+        line._reported_state = LineState(snapshot["reported_state"])
+        counts = snapshot["counts"]
+        line._predictions, line._in_state, line._since_report, line._cooldown = counts
+        return line
 
     def _advance(self, ref: Ref) -> Trigger[Ref] | None:
         state, full = self._state, len(self._window) == self._policy.recent_window

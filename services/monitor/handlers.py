@@ -1,93 +1,227 @@
-"""What the monitor does for each event it reacts to."""
+"""What the monitor does with each batch of records and on each tick of its timer.
+
+Every record is applied once: the checkpoint holds each line's state, how far each partition was
+applied and the events still to publish (the outbox). A batch is applied, checkpointed, then
+published. A transient fault puts the state back to the last checkpoint and the batch is tried
+again; the ids of what it derives are the same each time."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import timedelta
 
 from schemas import (
+    ImageRef,
     IterationAborted,
     ModelDeployed,
     ModelRejected,
     PredictionMade,
+    RetrainQueued,
     RetrainRequested,
     YieldReported,
+    decode_any,
+    stable_id,
 )
-from services.monitor.bootstrap import Monitor, OpenIteration
+from services.common import faults
+from services.common.iteration import Iteration, Result, Stage
+from services.common.kafka import Record
+from services.common.retry import POISON
+from services.monitor.bootstrap import Monitor
 from services.monitor.domain import Trigger, WindowHealth
+from services.monitor.state import MonitorState, Wait
 
 PRODUCER = "monitor"
+CHECKPOINT = "monitor"
+ENDINGS = (ModelDeployed, ModelRejected, IterationAborted)
 
 
-def lock_name(line_id: str) -> str:
-    return f"line:{line_id}"
+async def restore(m: Monitor) -> None:
+    """Resume where the last checkpoint left off; what it had not published goes out now."""
+    m.state = MonitorState.restore(m.config.policy(), await m.coordination.checkpoint(CHECKPOINT))
+    await flush(m)
+
+
+async def records_arrived(records: Sequence[Record], m: Monitor) -> None:
+    async with m.busy:
+        saved = m.state.checkpoint()
+        try:
+            await apply_all(records, m)
+            await flush(m)
+        except BaseException:
+            m.state = MonitorState.restore(m.config.policy(), saved)  # as if never applied
+            raise
+
+
+async def apply_all(records: Sequence[Record], m: Monitor) -> None:
+    ended = False
+    for record in records:
+        if m.state.applied(record.topic, record.partition, record.offset):
+            continue
+        try:
+            event = decode_any(record.value)
+        except POISON as exc:
+            await m.dead_letter(record, exc)
+        else:
+            ended |= isinstance(event, ENDINGS)
+            if isinstance(event, PredictionMade):
+                await prediction_made(event, m)
+        m.state.advance(record.topic, record.partition, record.offset)
+    if ended:
+        await settle_waiting(m)
 
 
 async def prediction_made(event: PredictionMade, m: Monitor) -> None:
-    await abort_if_stuck(event, m)
-    line = m.line(event.line_id)
-    verdict = line.observe(
+    verdict = m.state.line(event.line_id).observe(
         ref=event.image.without_data(), label=event.label, confidence=event.confidence
     )
     if verdict.report is not None:
-        await m.publish(yield_reported(event, verdict.report))
+        m.state.outbox.append(yield_reported(event, verdict.report))
     if verdict.trigger is not None:
         await open_iteration(event, verdict.trigger, m)
 
 
-async def open_iteration(event: PredictionMade, trigger: Trigger, m: Monitor) -> None:  # type: ignore[type-arg]
-    """One iteration per incident: the Redis lock keeps every other trigger of the line out."""
-    iteration_id = f"{event.line_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    ttl = int(m.config.iteration_timeout_s) + 60
-    if not await m.coordination.acquire(lock_name(event.line_id), iteration_id, ttl_s=ttl):
-        m.line(event.line_id).release_trigger()
-        return
-    m.open[event.line_id] = OpenIteration(iteration_id, m.clock())
-    await m.publish(
-        RetrainRequested(
-            producer=PRODUCER,
-            correlation_id=iteration_id,
-            causation_id=event.event_id,
-            iteration_id=iteration_id,
-            line_id=event.line_id,
-            reason=trigger.reason,
-            yield_rate=trigger.yield_rate,
-            threshold=trigger.threshold,
-            champion_version=event.model_version,
-            images=trigger.samples,
-        )
+async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: Monitor) -> None:
+    """One iteration at a time per model: while another holds it, the drop is queued."""
+    iteration_id = f"{event.line_id}-{event.occurred_at:%Y%m%dT%H%M%S}-{event.event_id.hex[:6]}"
+    request = RetrainRequested(
+        event_id=stable_id("requested", iteration_id),
+        producer=PRODUCER,
+        correlation_id=iteration_id,
+        causation_id=event.event_id,
+        iteration_id=iteration_id,
+        line_id=event.line_id,
+        reason=trigger.reason,
+        yield_rate=trigger.yield_rate,
+        threshold=trigger.threshold,
+        champion_version=event.model_version,
+        images=trigger.samples,
     )
-
-
-async def iteration_ended(
-    event: ModelDeployed | ModelRejected | IterationAborted, m: Monitor
-) -> None:
-    if isinstance(event, ModelDeployed) and event.line_id is not None:
-        m.line(event.line_id).model_changed()
-    if event.line_id is None or event.iteration_id is None:
+    if await opened(request, m):
+        m.state.waiting[event.line_id] = Wait(iteration_id=iteration_id)
         return
-    await m.coordination.release(lock_name(event.line_id), event.iteration_id)
-    opened = m.open.get(event.line_id)
-    if opened is not None and opened.iteration_id == event.iteration_id:
-        del m.open[event.line_id]
-        m.line(event.line_id).end_iteration(repaired=isinstance(event, ModelDeployed))
+    holder = await m.ledger.active()
+    drop = RetrainQueued(
+        event_id=stable_id("queued", iteration_id),
+        producer=PRODUCER,
+        correlation_id=holder.iteration_id if holder else None,
+        causation_id=event.event_id,
+        iteration_id=holder.iteration_id if holder else iteration_id,
+        line_id=event.line_id,
+        reason=trigger.reason,
+        yield_rate=trigger.yield_rate,
+        threshold=trigger.threshold,
+        champion_version=event.model_version,
+        images=trigger.samples,
+    )
+    await m.ledger.queue(drop)
+    m.state.waiting[event.line_id] = Wait(drop_id=str(drop.event_id))
+    m.state.outbox.append(drop)
 
 
-async def abort_if_stuck(event: PredictionMade, m: Monitor) -> None:
-    """An iteration with no decision in time ends as IterationAborted, never stuck forever."""
-    opened = m.open.get(event.line_id)
-    if opened is None or m.clock() - opened.opened_at < m.config.iteration_timeout_s:
+async def opened(request: RetrainRequested, m: Monitor) -> bool:
+    """Record the request; False when another iteration holds the model. Applied again after a
+    crash, the request is found recorded and goes out again unless it was seen already."""
+    t = await m.ledger.record([request], sent=False)
+    if t.result is Result.REFUSED:
+        return False
+    fact = t.after.fact(Stage.REQUESTED)
+    if t.result is Result.RECORDED or (fact is not None and not fact.sent):
+        m.state.outbox.append(request)
+    return True
+
+
+async def tick(m: Monitor) -> None:
+    """On the timer: a stuck iteration times out, queued drops open the next iteration, lines
+    whose iteration ended are freed."""
+    async with m.busy:
+        await abort_if_stuck(m)
+        await open_from_queue(m)
+        await settle_waiting(m)
+        await flush(m)
+
+
+async def abort_if_stuck(m: Monitor) -> None:
+    active = await m.ledger.active()
+    timeout = timedelta(seconds=m.config.iteration_timeout_s)
+    if active is None or m.clock() - active.opened_at < timeout:
         return
     aborted = IterationAborted(
+        event_id=stable_id("aborted", active.iteration_id),
         producer=PRODUCER,
-        correlation_id=opened.iteration_id,
-        iteration_id=opened.iteration_id,
-        line_id=event.line_id,
-        stage="monitor",
-        reason=f"no decision within {m.config.iteration_timeout_s:.0f} s",
+        correlation_id=active.iteration_id,
+        iteration_id=active.iteration_id,
+        line_id=active.line_id,
+        stage=str(active.stage),
+        reason=f"no decision within {timeout.total_seconds():.0f} s (stuck at {active.stage})",
     )
-    await m.publish(aborted)
-    await iteration_ended(aborted, m)
+    t = await m.ledger.record([aborted], sent=False)
+    if t.result is Result.RECORDED:
+        m.state.outbox.append(aborted)
+
+
+async def open_from_queue(m: Monitor) -> None:
+    """With the model free, the drops queued meanwhile open one iteration together."""
+    drops = await m.ledger.pending()
+    if not drops or await m.ledger.active() is not None:
+        return
+    first = drops[0]
+    iteration_id = f"{first.line_id}-{first.occurred_at:%Y%m%dT%H%M%S}-{first.event_id.hex[:6]}"
+    images = list({ref.sha256: ref for d in drops for ref in d.images}.values())
+    await opened(
+        RetrainRequested(
+            event_id=stable_id("requested", iteration_id),
+            producer=PRODUCER,
+            correlation_id=iteration_id,
+            causation_id=first.event_id,
+            iteration_id=iteration_id,
+            line_id=first.line_id,
+            reason="queued: " + "; ".join(f"{d.line_id}: {d.reason}" for d in drops),
+            yield_rate=first.yield_rate,
+            threshold=first.threshold,
+            champion_version=first.champion_version,
+            images=images[: m.config.sample_limit],
+            joined=[d.event_id for d in drops],
+        ),
+        m,
+    )
+
+
+async def settle_waiting(m: Monitor) -> None:
+    """Lines whose iteration is over watch again: after a deployment, with a fresh window; after
+    a refusal or an abort, only after the longer retry pause."""
+    for line_id, wait in list(m.state.waiting.items()):
+        iteration_id = wait.iteration_id or await m.ledger.taken_by(wait.drop_id or "")
+        it = None if iteration_id is None else await m.ledger.get(iteration_id)
+        if it is None or not over(it):
+            m.state.waiting[line_id] = Wait(iteration_id) if iteration_id else wait
+            continue
+        del m.state.waiting[line_id]
+        line, repaired = m.state.line(line_id), it.stage is Stage.DEPLOYED
+        if repaired:
+            line.model_changed()
+        line.end_iteration(repaired=repaired)
+
+
+def over(it: Iteration) -> bool:
+    return it.stage in (Stage.DEPLOYED, Stage.ABORTED) or it.approved is False
+
+
+async def flush(m: Monitor) -> None:
+    """Checkpoint (state, offsets, outbox), then publish the outbox in order. After pipeline
+    events went out the checkpoint is written again, so a restart does not send them twice."""
+    await m.coordination.save_checkpoint(CHECKPOINT, m.state.checkpoint())
+    if not m.state.outbox:
+        return
+    pipeline = any(not isinstance(e, YieldReported) for e in m.state.outbox)
+    if pipeline:
+        faults.point("monitor.after_effect")
+    for event in m.state.outbox:
+        await m.publish(event)
+    if pipeline:
+        faults.point("monitor.after_publish")
+    m.state.outbox.clear()
+    if pipeline:
+        await m.coordination.save_checkpoint(CHECKPOINT, m.state.checkpoint())
 
 
 def yield_reported(event: PredictionMade, health: WindowHealth) -> YieldReported:

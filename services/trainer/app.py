@@ -1,12 +1,15 @@
-"""The trainer's entrypoint: one Kafka subscriber."""
+"""The trainer's entrypoints: one Kafka subscriber, thin."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from schemas import DatasetCurated, topic_for
 from services.common.kafka import make_broker, publisher
+from services.common.service import Runtime
 from services.common.settings import load_settings
+from services.common.wiring import service_for
 from services.trainer import handlers
 from services.trainer.bootstrap import Trainer, bootstrap
 from services.trainer.config import TrainerSettings
@@ -23,11 +26,13 @@ def subscribe(broker: KafkaBroker, t: Trainer) -> None:
         max_poll_interval_ms=LONG_JOB_MS,
     )
     async def on_dataset_curated(event: DatasetCurated) -> None:
-        await handlers.dataset_curated(event, t)
+        await t.runtime.handle("dataset_curated", lambda: handlers.dataset_curated(event, t))
 
 
-def create(settings: TrainerSettings | None = None) -> KafkaBroker:
+def create(settings: TrainerSettings | None = None) -> FastAPI:
     settings = settings or load_settings(TrainerSettings)
-    broker = make_broker(settings, client_id="trainer")
-    subscribe(broker, bootstrap(settings=settings, publish=publisher(broker)))
-    return broker
+    runtime = Runtime("trainer", backoff=settings.retry)
+    broker = make_broker(settings, client_id="trainer", metrics=runtime.metrics)
+    t = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime)
+    subscribe(broker, t)
+    return service_for(t, broker, settings, title="yieldloop trainer")

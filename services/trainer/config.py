@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, Listens
 from services.common.training import TrainConfig
 
 
-class TrainerConfig(BaseModel):
+class TrainerConfig(Listens):
+    port: int = Field(8003, ge=1, le=65535)
     epochs: int = Field(4, ge=1)
     lr: float = Field(2e-3, gt=0)
     batch_size: int = Field(64, ge=1)

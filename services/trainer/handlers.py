@@ -1,83 +1,114 @@
-"""The trainer: fine-tune the champion on the curated dataset, register the challenger."""
+"""The trainer: fine-tune the champion the dataset was built against, register the challenger.
+Once per iteration: a version already tagged with the iteration is offered again, not retrained."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 
-from schemas import DatasetCurated, ModelCandidate, TrainingProgressed
+from schemas import DatasetCurated, Event, ModelCandidate, TrainingProgressed
 from schemas.datasets import DatasetManifest, Split
-from services.common import models, vision
+from services.common import faults, models, vision
+from services.common.iteration import Iteration, Stage
 from services.common.registry import CHALLENGER, CHAMPION, ModelNotFound, ModelVersion
+from services.common.stage import StageSpec, run_stage
 from services.common.store import get_model
-from services.common.training import EpochStats, train
+from services.common.tracking import close_interrupted
+from services.common.training import EpochStats, Interrupted, train
 from services.trainer.bootstrap import Trainer
 from services.trainer.domain import class_indices, sample_weights
 
 PRODUCER = "trainer"
+STAGE = StageSpec(PRODUCER, needs=Stage.CURATED, records=(Stage.TRAINED,))
 
 
-async def dataset_curated(event: DatasetCurated, t: Trainer) -> None:
+async def dataset_curated(event: DatasetCurated, t: Trainer) -> str:
+    async def candidate(_: Iteration) -> list[Event]:
+        mv = await asyncio.to_thread(registered, event, t) or await fine_tune_off_loop(event, t)
+        await asyncio.to_thread(t.registry.set_alias, t.model_name, CHALLENGER, mv.version)
+        faults.point("trainer.after_effect")
+        return [
+            ModelCandidate(
+                producer=PRODUCER,
+                **event.caused(),
+                iteration_id=event.iteration_id,
+                line_id=event.line_id,
+                model_name=mv.name,
+                version=mv.version,
+                run_id=mv.run_id or "",
+                manifest_uri=event.manifest_uri,
+                manifest_sha256=event.manifest_sha256,
+                base_version=mv.tags.get("parent_version"),
+            )
+        ]
+
+    return await run_stage(event, STAGE, t, work=candidate)
+
+
+def registered(event: DatasetCurated, t: Trainer) -> ModelVersion | None:
+    """The version this iteration registered before a crash, if there is one; its run, left
+    RUNNING by the crash, did finish its work."""
+    mv = t.registry.find(t.model_name, {"iteration_id": event.iteration_id})
+    if mv is not None:
+        for run_id in t.tracking.running({"iteration_id": event.iteration_id, "stage": "train"}):
+            t.tracking.end_run(run_id)
+    return mv
+
+
+async def fine_tune_off_loop(event: DatasetCurated, t: Trainer) -> ModelVersion:
     """Training runs in a worker thread so the consumer keeps heartbeating meanwhile."""
-    key = f"train:{event.iteration_id}"
-    if await t.coordination.is_done(key):
-        return
     loop = asyncio.get_running_loop()
 
     def progress(stats: EpochStats) -> None:
-        asyncio.run_coroutine_threadsafe(
-            t.publish(
-                TrainingProgressed(
-                    producer=PRODUCER,
-                    **event.caused(),
-                    iteration_id=event.iteration_id,
-                    line_id=event.line_id,
-                    epoch=stats.epoch,
-                    epochs=stats.epochs,
-                    train_loss=stats.train_loss,
-                    val_accuracy=stats.val_accuracy,
-                )
-            ),
-            loop,
-        ).result()
+        asyncio.run_coroutine_threadsafe(t.publish(progressed(event, stats)), loop).result()
 
+    key = f"train:{event.iteration_id}"
     await t.coordination.set_status(key, {"state": "training"})
     mv = await asyncio.to_thread(fine_tune, event, t, progress)
-    await t.publish(
-        ModelCandidate(
-            producer=PRODUCER,
-            **event.caused(),
-            iteration_id=event.iteration_id,
-            line_id=event.line_id,
-            model_name=mv.name,
-            version=mv.version,
-            run_id=mv.run_id or "",
-            manifest_uri=event.manifest_uri,
-            manifest_sha256=event.manifest_sha256,
-        )
-    )
     await t.coordination.set_status(key, {"state": "done", "version": mv.version})
-    await t.coordination.mark_done(key)
+    return mv
+
+
+def progressed(event: DatasetCurated, stats: EpochStats) -> TrainingProgressed:
+    return TrainingProgressed(
+        producer=PRODUCER,
+        **event.caused(),
+        iteration_id=event.iteration_id,
+        line_id=event.line_id,
+        epoch=stats.epoch,
+        epochs=stats.epochs,
+        train_loss=stats.train_loss,
+        val_accuracy=stats.val_accuracy,
+    )
+
+
+def base_of(event: DatasetCurated, t: Trainer) -> ModelVersion:
+    """The champion the curator built the dataset against (the current one for older events)."""
+    if event.base_version is not None:
+        return t.registry.get(t.model_name, event.base_version)
+    champion = t.registry.by_alias(t.model_name, CHAMPION)
+    if champion is None:
+        raise ModelNotFound(f"no champion of {t.model_name!r} to train from")
+    return champion
 
 
 def fine_tune(
     event: DatasetCurated, t: Trainer, progress: Callable[[EpochStats], None]
 ) -> ModelVersion:
-    champion = t.registry.by_alias(t.model_name, CHAMPION)
-    if champion is None:
-        raise ModelNotFound(f"no champion of {t.model_name!r} to train from")
+    base = base_of(event, t)
     manifest = get_model(t.store, event.manifest_uri, DatasetManifest)
     train_set, val_set = manifest.split(Split.TRAIN), manifest.split(Split.VAL)
     x, xv = (models.fetch_images(t.store, [models.ref(e) for e in s]) for s in (train_set, val_set))
-    y, yv = class_indices(train_set, champion.classes), class_indices(val_set, champion.classes)
-    module = models.load(t.registry, champion, warmup=0).module
+    y, yv = class_indices(train_set, base.classes), class_indices(val_set, base.classes)
+    module = models.load(t.registry, base, warmup=0).module
+    tags = {"iteration_id": event.iteration_id, "stage": "train"}
+    close_interrupted(t.tracking, tags)
     run_id = t.tracking.start_run(
         f"train-{event.iteration_id}",
         tags={
-            "iteration_id": event.iteration_id,
+            **tags,
             "line_id": event.line_id,
-            "stage": "train",
-            "parent_version": champion.version,
+            "parent_version": base.version,
             "manifest_sha256": event.manifest_sha256,
         },
     )
@@ -90,7 +121,7 @@ def fine_tune(
     )
     t.tracking.log_params(
         run_id,
-        {**t.config.model_dump(), "arch": champion.arch, "train_size": len(y), "val_size": len(yv)},
+        {**t.config.model_dump(), "arch": base.arch, "train_size": len(y), "val_size": len(yv)},
     )
 
     def on_epoch(stats: EpochStats) -> None:
@@ -104,31 +135,35 @@ def fine_tune(
         recent_share=t.config.recent_share,
         class_weights=t.config.class_weights,
     )
-    train(
-        module,
-        x,
-        y,
-        xv,
-        yv,
-        config=t.config.train_config(),
-        sample_weight=weights,
-        on_epoch=on_epoch,
-    )
+    try:
+        train(
+            module,
+            x,
+            y,
+            xv,
+            yv,
+            config=t.config.train_config(),
+            sample_weight=weights,
+            on_epoch=on_epoch,
+            stop=t.runtime.stopping.is_set,
+        )
+    except Interrupted:
+        t.tracking.end_run(run_id, status="KILLED")  # the record goes back uncommitted
+        raise
     mv = t.registry.register(
         t.model_name,
         vision.weights_bytes(module),
-        arch=champion.arch,
-        classes=champion.classes,
+        arch=base.arch,
+        classes=base.classes,
         run_id=run_id,
         tags={
             "iteration_id": event.iteration_id,
             "line_id": event.line_id,
             "manifest_uri": event.manifest_uri,
             "manifest_sha256": event.manifest_sha256,
-            "golden_manifest_uri": champion.tags.get("golden_manifest_uri", ""),
-            "parent_version": champion.version,
+            "golden_manifest_uri": base.tags.get("golden_manifest_uri", ""),
+            "parent_version": base.version,
         },
     )
-    t.registry.set_alias(t.model_name, CHALLENGER, mv.version)
     t.tracking.end_run(run_id)
     return mv

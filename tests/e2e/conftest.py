@@ -13,7 +13,6 @@ import pytest
 from services.common.models import registry_from
 from services.common.registry import ModelRegistry
 from services.common.settings import load_settings
-from services.inference.config import InferenceSettings
 from services.monitor.config import MonitorSettings
 from yieldloop.bootstrap_models import bootstrap_models
 from yieldloop.fleet import Fleet
@@ -34,10 +33,8 @@ class System:
 @pytest.fixture(scope="session")
 def system(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     settings = load_settings(MonitorSettings)
-    web = load_settings(InferenceSettings).inference
     bootstrap_models(settings)
     workdir = tmp_path_factory.mktemp("e2e")
-    url = f"http://{web.host}:{web.port}"
-    with Fleet(settings, log_dir=workdir / "logs", inference_url=url) as fleet:
+    with Fleet(log_dir=workdir / "logs") as fleet:
         fleet.start()
-        yield System(settings, registry_from(settings), url, workdir)
+        yield System(settings, registry_from(settings), fleet.inference_url, workdir)

@@ -63,16 +63,12 @@ async def test_work_is_done_once(coordination: Coordination) -> None:
     assert await coordination.is_done(key)
 
 
-async def test_a_lock_has_one_owner_and_only_the_owner_releases_it(
-    coordination: Coordination,
-) -> None:
-    lock = fresh("line")
-    assert await coordination.acquire(lock, "it-1", ttl_s=60)
-    assert not await coordination.acquire(lock, "it-2", ttl_s=60)
-    assert await coordination.holder(lock) == "it-1"
-    assert not await coordination.release(lock, "it-2")
-    assert await coordination.release(lock, "it-1")
-    assert await coordination.holder(lock) is None
+async def test_a_checkpoint_is_kept_whole(coordination: Coordination) -> None:
+    name = fresh("monitor")
+    assert await coordination.checkpoint(name) is None
+    await coordination.save_checkpoint(name, {"offsets": {"t/0": 12}, "lines": {}})
+    assert await coordination.checkpoint(name) == {"offsets": {"t/0": 12}, "lines": {}}
+    assert await coordination.ping()
 
 
 async def test_job_status_is_kept(coordination: Coordination) -> None:
@@ -129,3 +125,14 @@ def test_versions_aliases_and_weights(registry: ModelRegistry) -> None:
     assert registry.weights(champion) == b"weights two"
     assert registry.get(name, first.version).tags["iteration_id"] == "it-1"
     assert registry.get(name, first.version).classes == ("OK", "NG")
+
+
+def test_a_version_is_found_by_its_tags(registry: ModelRegistry) -> None:
+    name = fresh("contract-model")
+    registry.register(name, b"w1", arch="cnn_small", classes=("OK", "NG"), tags={"it": "a"})
+    second = registry.register(
+        name, b"w2", arch="cnn_small", classes=("OK", "NG"), tags={"it": "b"}
+    )
+    found = registry.find(name, {"it": "b"})
+    assert found is not None and found.version == second.version
+    assert registry.find(name, {"it": "never"}) is None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.common.settings import CommonSettings
+from tests.conftest import port
 from yieldloop import stack
 from yieldloop.stack.components import components
 
@@ -22,10 +23,10 @@ def own_stack() -> Iterator[CommonSettings]:
     settings = CommonSettings(
         stack={
             "state_dir": ".yieldloop/test-lifecycle",
-            "kafka_port": 39092,
-            "kafka_controller_port": 39093,
-            "redis_port": 36379,
-            "mlflow_port": 35000,
+            "kafka_port": int(port(39092)),
+            "kafka_controller_port": int(port(39093)),
+            "redis_port": int(port(36379)),
+            "mlflow_port": int(port(35000)),
         }
     )
     shutil.rmtree(settings.stack.path(), ignore_errors=True)

@@ -1,58 +1,92 @@
-"""The monitor's handlers with in-memory adapters: one iteration per incident, lock released
-when the iteration ends, stuck iterations time out."""
+"""The monitor's handlers with in-memory adapters: one iteration at a time per model, drops of
+other lines queued, stuck iterations timed out by the timer, and a restart that resumes from
+the checkpoint without a second trigger."""
 
 from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from schemas import (
+    Event,
     ImageRef,
     IterationAborted,
     ModelRejected,
     PredictionMade,
+    RetrainQueued,
     RetrainRequested,
     YieldReported,
 )
 from services.common.coordination import InMemoryCoordination
+from services.common.iteration import Stage
+from services.common.ledger import InMemoryLedger
 from services.monitor import handlers
 from services.monitor.bootstrap import Monitor, bootstrap
 from services.monitor.config import MonitorConfig, MonitorSettings
-from tests.fakes import Published
+from services.monitor.domain import LineState
+from tests.fakes import Crash, DeadLetters, Published, record_of
 
-LINE = "line-7"
+CONFIG = MonitorConfig(
+    recent_window=10,
+    baseline_predictions=20,
+    confirm_predictions=15,
+    cooldown_predictions=10,
+    retry_cooldown_predictions=80,
+    report_every=5,
+    iteration_timeout_s=60,
+)
+
+
+LINE_TIME = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 class Clock:
-    now = 0.0
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
 
-    def __call__(self) -> float:
+    def __call__(self) -> datetime:
         return self.now
 
 
+@dataclass
+class Plant:
+    """The monitor's outside world, which outlives a monitor process."""
+
+    published: Published
+    coordination: InMemoryCoordination
+    ledger: InMemoryLedger
+    dead: DeadLetters
+    clock: Clock
+    offset: int = 0
+
+    def monitor(self) -> Monitor:
+        """A monitor process, fresh as after a restart."""
+        m = bootstrap(
+            publish=self.published,
+            dead_letter=self.dead,
+            settings=MonitorSettings(monitor=CONFIG),
+            coordination=self.coordination,
+            ledger=self.ledger,
+        )
+        m.clock = self.clock
+        asyncio.run(handlers.restore(m))
+        return m
+
+
 @pytest.fixture
-def monitor() -> tuple[Monitor, Published, InMemoryCoordination]:
-    published, coordination = Published(), InMemoryCoordination()
-    config = MonitorConfig(
-        recent_window=10,
-        baseline_predictions=20,
-        confirm_predictions=15,
-        cooldown_predictions=10,
-        retry_cooldown_predictions=80,
-        report_every=5,
-        iteration_timeout_s=60,
-    )
-    m = bootstrap(
-        publish=published, settings=MonitorSettings(monitor=config), coordination=coordination
-    )
-    m.clock = Clock()
-    return m, published, coordination
+def plant() -> Plant:
+    return Plant(Published(), InMemoryCoordination(), InMemoryLedger(), DeadLetters(), Clock())
 
 
-def prediction(i: int, label: str) -> PredictionMade:
+def prediction(line: str, i: int, label: str) -> PredictionMade:
     image = ImageRef(sha256=f"{i:064x}", uri=f"file:///store/{i}")
     return PredictionMade(
         producer="test",
-        line_id=LINE,
+        occurred_at=LINE_TIME,
+        line_id=line,
         item_id=str(i),
         image=image,
         label=label,
@@ -62,64 +96,163 @@ def prediction(i: int, label: str) -> PredictionMade:
     )
 
 
-async def feed(m: Monitor, labels: list[str], start: int = 0) -> None:
-    for i, label in enumerate(labels, start):
-        await handlers.prediction_made(prediction(i, label), m)
+def feed(plant: Plant, m: Monitor, line: str, labels: list[str], *, batch: int = 7) -> None:
+    """The line's predictions, arriving in batches as a consumer would fetch them."""
+    events: list[Event] = [prediction(line, plant.offset + i, lb) for i, lb in enumerate(labels)]
+    deliver(plant, m, events, batch=batch)
 
 
-async def test_a_lasting_drop_opens_exactly_one_iteration(monitor) -> None:  # type: ignore[no-untyped-def]
-    m, published, coordination = monitor
-    await feed(m, ["OK"] * 60 + ["NG"] * 200)
+def deliver(plant: Plant, m: Monitor, events: list[Event], *, batch: int = 7) -> None:
+    records = []
+    for event in events:
+        records.append(record_of(event, offset=plant.offset))
+        plant.offset += 1
+    for start in range(0, len(records), batch):
+        asyncio.run(handlers.records_arrived(records[start : start + batch], m))
 
-    [request] = published.of(RetrainRequested)
-    assert request.line_id == LINE and request.correlation_id == request.iteration_id
-    # the drifted parts, and the window that first showed the drop
-    assert all(int(ref.sha256, 16) >= 60 - 10 for ref in request.images)
+
+def test_a_lasting_drop_opens_exactly_one_iteration(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 200)
+
+    [request] = plant.published.of(RetrainRequested)
+    assert request.line_id == "line-7" and request.correlation_id == request.iteration_id
+    assert all(int(ref.sha256, 16) >= 60 - 10 for ref in request.images)  # the drifted parts
     assert sum(int(ref.sha256, 16) >= 60 for ref in request.images) >= 15
-    assert await coordination.holder(f"line:{LINE}") == request.iteration_id
-    assert published.of(YieldReported)[-1].yield_rate == 0.0
+    active = asyncio.run(plant.ledger.active())
+    assert active is not None and active.iteration_id == request.iteration_id
+    assert plant.published.of(YieldReported)[-1].yield_rate == 0.0
 
 
-async def test_a_rejected_model_frees_the_line_but_retries_only_after_a_long_pause(monitor) -> None:  # type: ignore[no-untyped-def]
-    m, published, coordination = monitor
-    await feed(m, ["OK"] * 60 + ["NG"] * 100)
-    [request] = published.of(RetrainRequested)
+def test_a_second_line_dropping_meanwhile_is_queued_then_opens_the_next_iteration(
+    plant: Plant,
+) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-a", ["OK"] * 60 + ["NG"] * 40)
+    feed(plant, m, "line-b", ["OK"] * 60 + ["NG"] * 40)
 
-    await handlers.iteration_ended(
-        ModelRejected(
-            producer="gatekeeper",
-            iteration_id=request.iteration_id,
-            line_id=LINE,
-            model_name="m",
-            version="2",
-            reasons=["worse"],
-            scores={},
-        ),
-        m,
+    [first] = plant.published.of(RetrainRequested)
+    [drop] = plant.published.of(RetrainQueued)
+    assert drop.line_id == "line-b" and drop.iteration_id == first.iteration_id
+    assert [d.event_id for d in asyncio.run(plant.ledger.pending())] == [drop.event_id]
+
+    rejected = ModelRejected(
+        producer="gatekeeper",
+        iteration_id=first.iteration_id,
+        line_id="line-a",
+        model_name="m",
+        version="2",
+        reasons=["worse"],
+        scores={},
     )
-    assert await coordination.holder(f"line:{LINE}") is None
+    asyncio.run(plant.ledger.record([rejected], sent=True))
+    deliver(plant, m, [rejected])
+    asyncio.run(handlers.tick(m))
 
-    await feed(m, ["NG"] * 80, start=1000)  # the same incident: no retrain storm
-    assert len(published.of(RetrainRequested)) == 1
-    await feed(m, ["NG"] * 40, start=2000)  # past the retry pause, the drop is confirmed again
-    assert len(published.of(RetrainRequested)) == 2
+    second = plant.published.of(RetrainRequested)[-1]
+    assert second.iteration_id != first.iteration_id and second.line_id == "line-b"
+    assert second.joined == [drop.event_id] and second.images == drop.images
+    assert m.state.line("line-a").state is LineState.COOLDOWN
+    assert m.state.line("line-b").state is LineState.IN_ITERATION
 
 
-async def test_an_iteration_without_decision_times_out(monitor) -> None:  # type: ignore[no-untyped-def]
-    m, published, coordination = monitor
-    await feed(m, ["OK"] * 60 + ["NG"] * 100)
-    [request] = published.of(RetrainRequested)
+def test_a_rejected_model_frees_the_line_but_retries_only_after_a_long_pause(
+    plant: Plant,
+) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 100)
+    [request] = plant.published.of(RetrainRequested)
+    rejected = ModelRejected(
+        producer="gatekeeper",
+        iteration_id=request.iteration_id,
+        line_id="line-7",
+        model_name="m",
+        version="2",
+        reasons=["worse"],
+        scores={},
+    )
+    asyncio.run(plant.ledger.record([rejected], sent=True))
+    deliver(plant, m, [rejected])
+    assert asyncio.run(plant.ledger.active()) is None
 
-    m.clock.now += 61  # type: ignore[attr-defined]
-    await feed(m, ["NG"], start=5000)
+    feed(plant, m, "line-7", ["NG"] * 80)  # the same incident: no retrain storm
+    assert len(plant.published.of(RetrainRequested)) == 1
+    feed(plant, m, "line-7", ["NG"] * 40)  # past the retry pause, the drop is confirmed again
+    assert len(plant.published.of(RetrainRequested)) == 2
 
-    [aborted] = published.of(IterationAborted)
+
+def test_a_stuck_iteration_times_out_on_the_timer_with_no_prediction_needed(
+    plant: Plant,
+) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 100)
+    [request] = plant.published.of(RetrainRequested)
+
+    plant.clock.now += timedelta(seconds=61)
+    asyncio.run(handlers.tick(m))
+
+    [aborted] = plant.published.of(IterationAborted)
     assert aborted.iteration_id == request.iteration_id and "no decision" in aborted.reason
-    assert await coordination.holder(f"line:{LINE}") is None
+    assert asyncio.run(plant.ledger.active()) is None
+    it = asyncio.run(plant.ledger.get(request.iteration_id))
+    assert it is not None and it.stage is Stage.ABORTED
+    assert m.state.line("line-7").state is LineState.COOLDOWN
 
 
-async def test_a_line_locked_elsewhere_does_not_trigger(monitor) -> None:  # type: ignore[no-untyped-def]
-    m, published, coordination = monitor
-    await coordination.acquire(f"line:{LINE}", "another-monitor", ttl_s=60)
-    await feed(m, ["OK"] * 60 + ["NG"] * 100)
-    assert published.of(RetrainRequested) == []
+def test_a_restarted_monitor_resumes_with_the_same_state_and_no_second_trigger(
+    plant: Plant,
+) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 30)
+    before = m.state.checkpoint()
+
+    restarted = plant.monitor()
+    assert restarted.state.checkpoint() == before
+    plant.offset -= 40  # the last records come again: their offsets were not committed
+    feed(plant, restarted, "line-7", ["NG"] * 40)
+    feed(plant, restarted, "line-7", ["NG"] * 60)
+
+    assert len(plant.published.of(RetrainRequested)) == 1
+
+
+def test_what_a_crash_left_unpublished_goes_out_after_the_restart(plant: Plant) -> None:
+    m = plant.monitor()
+    plant.published.crash_once(lambda e: isinstance(e, RetrainRequested))
+    with pytest.raises(Crash):
+        feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 100, batch=200)
+    assert plant.published.of(RetrainRequested) == []
+
+    plant.monitor()
+
+    [request] = plant.published.of(RetrainRequested)
+    active = asyncio.run(plant.ledger.active())
+    assert active is not None and active.iteration_id == request.iteration_id
+
+
+def test_a_poison_record_is_dead_lettered_alone(plant: Plant) -> None:
+    m = plant.monitor()
+    good = [prediction("line-7", i, "OK") for i in range(12)]
+    records = [record_of(e, offset=i) for i, e in enumerate(good[:5])]
+    records.append(record_of(b"not an event", offset=5, topic=records[0].topic))
+    records += [record_of(e, offset=6 + i) for i, e in enumerate(good[5:])]
+
+    asyncio.run(handlers.records_arrived(records, m))
+
+    [(dead, _)] = plant.dead.records
+    assert dead.value == b"not an event"
+    assert m.state.line("line-7").predictions_seen == 12
+
+
+def test_a_transient_fault_mid_batch_leaves_no_trace(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60)
+    before = m.state.checkpoint()
+    records = [record_of(prediction("line-7", 100 + i, "NG"), offset=60 + i) for i in range(30)]
+    plant.published.crash_once(lambda e: isinstance(e, YieldReported))
+
+    with pytest.raises(Crash):
+        asyncio.run(handlers.records_arrived(records, m))
+    assert m.state.checkpoint() == before  # nothing half-applied
+    asyncio.run(handlers.records_arrived(records, m))  # the retry
+
+    assert m.state.line("line-7").predictions_seen == 90

@@ -1,0 +1,23 @@
+"""Fault injection for `yieldloop chaos`: the process kills itself (SIGKILL, as `kill -9` would)
+at a named point. Armed only when the settings name a point; a no-op otherwise."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+_armed: str | None = None
+
+
+def arm(point_name: str | None) -> None:
+    global _armed
+    _armed = point_name
+
+
+def point(name: str) -> None:
+    """A step boundary: `<service>.after_effect` (the side effect is done, nothing published) or
+    `<service>.after_publish` (published, the record not yet committed)."""
+    if _armed == name:
+        print(f"fault injection: killed at {name}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)

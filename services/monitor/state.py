@@ -1,0 +1,72 @@
+"""The monitor's mutable state: each line's monitor, which iteration each line waits on, how far
+each partition was applied, and the events not yet published. All of it is checkpointed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas import Event, ImageRef, codec, decode_any
+from services.monitor.domain import LineMonitor, MonitorPolicy
+
+Checkpoint = dict[str, Any]
+
+
+def dump_ref(ref: ImageRef) -> list[str | None]:
+    return [ref.sha256, ref.uri]
+
+
+def load_ref(raw: list[str]) -> ImageRef:
+    return ImageRef(sha256=raw[0], uri=raw[1])
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a line in an iteration waits on: its own iteration, or its queued drop until an
+    iteration takes that drop over."""
+
+    iteration_id: str | None = None
+    drop_id: str | None = None
+
+
+@dataclass
+class MonitorState:
+    policy: MonitorPolicy
+    lines: dict[str, LineMonitor[ImageRef]] = field(default_factory=dict)
+    waiting: dict[str, Wait] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)  # "topic/partition" -> next to apply
+    outbox: list[Event] = field(default_factory=list)
+
+    def line(self, line_id: str) -> LineMonitor[ImageRef]:
+        if line_id not in self.lines:
+            self.lines[line_id] = LineMonitor(self.policy)
+        return self.lines[line_id]
+
+    def applied(self, topic: str, partition: int, offset: int) -> bool:
+        """True for a record applied before (the checkpoint is ahead of the committed offset)."""
+        return offset < self.offsets.get(f"{topic}/{partition}", 0)
+
+    def advance(self, topic: str, partition: int, offset: int) -> None:
+        self.offsets[f"{topic}/{partition}"] = offset + 1
+
+    def checkpoint(self) -> Checkpoint:
+        return {
+            "lines": {k: line.snapshot(dump_ref) for k, line in self.lines.items()},
+            "waiting": {k: [w.iteration_id, w.drop_id] for k, w in self.waiting.items()},
+            "offsets": dict(self.offsets),
+            "outbox": [codec.encode(e).decode() for e in self.outbox],
+        }
+
+    @classmethod
+    def restore(cls, policy: MonitorPolicy, saved: Checkpoint | None) -> MonitorState:
+        if not saved:
+            return cls(policy)
+        return cls(
+            policy,
+            lines={
+                k: LineMonitor.restore(policy, snap, load_ref) for k, snap in saved["lines"].items()
+            },
+            waiting={k: Wait(*w) for k, w in saved["waiting"].items()},
+            offsets={k: int(v) for k, v in saved["offsets"].items()},
+            outbox=[decode_any(text) for text in saved["outbox"]],
+        )
