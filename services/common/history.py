@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas import CATALOG, Event, Retention, decode_any
 from schemas.codec import UnknownEventType
@@ -17,8 +18,29 @@ log = logging.getLogger(__name__)
 PIPELINE: tuple[str, ...] = tuple(s.name for s in CATALOG if s.retention is Retention.FOREVER)
 
 
+async def partitions_of(settings: CommonSettings, topics: Sequence[str]) -> list[TopicPartition]:
+    """The partitions of the topics that exist."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, **security_options(settings)
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in sorted(t["partitions"], key=lambda p: p["partition"])
+    ]
+
+
 async def read_records(settings: CommonSettings, topics: Sequence[str]) -> list[Record]:
     """Every record of `topics` up to the end offsets seen when the read began."""
+    partitions = await partitions_of(settings, topics)
+    if not partitions:
+        return []
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
@@ -26,14 +48,6 @@ async def read_records(settings: CommonSettings, topics: Sequence[str]) -> list[
     )
     await consumer.start()
     try:
-        await consumer.topics()  # metadata of every topic, so their partitions are known
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return []
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -23,7 +23,7 @@ from schemas import (
     stable_id,
 )
 from services.common import faults
-from services.common.iteration import Iteration, Result, Stage
+from services.common.iteration import HOLDS_MODEL, Iteration, Result, Stage
 from services.common.kafka import Record
 from services.common.retry import POISON
 from services.monitor.bootstrap import Monitor
@@ -142,6 +142,10 @@ async def tick(m: Monitor) -> None:
 
 async def abort_if_stuck(m: Monitor) -> None:
     active = await m.ledger.active()
+    for stage in HOLDS_MODEL:
+        m.runtime.metrics.active_iteration.labels(stage).set(
+            active is not None and active.stage is stage
+        )
     timeout = timedelta(seconds=m.config.iteration_timeout_s)
     if active is None or m.clock() - active.opened_at < timeout:
         return
