@@ -36,9 +36,14 @@ ENDINGS = (ModelDeployed, ModelRejected, IterationAborted)
 
 
 async def restore(m: Monitor) -> None:
-    """Resume where the last checkpoint left off; what it had not published goes out now."""
+    """Resume where the last checkpoint left off (before any record is fetched)."""
     m.state = MonitorState.restore(m.config.policy(), await m.coordination.checkpoint(CHECKPOINT))
-    await flush(m)
+
+
+async def resume(m: Monitor) -> None:
+    """What the last run had not published goes out now (once the broker is up)."""
+    async with m.busy:
+        await flush(m)
 
 
 async def records_arrived(records: Sequence[Record], m: Monitor) -> None:
