@@ -31,6 +31,7 @@ TEST_STACK_ENV = {
     "YIELDLOOP_TRAINER__PORT": port(28003),
     "YIELDLOOP_GATEKEEPER__PORT": port(28004),
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "YIELDLOOP_FAULTS__ENABLED": "true",  # the chaos scenarios of the suite arm crash points
 }
 
 

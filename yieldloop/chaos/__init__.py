@@ -35,6 +35,7 @@ CHAOS_ENV = {
     "YIELDLOOP_GATEKEEPER__PORT": "38104",
     # A stuck iteration must end within a scenario, not after half an hour.
     "YIELDLOOP_MONITOR__ITERATION_TIMEOUT_S": "180",
+    "YIELDLOOP_FAULTS__ENABLED": "true",
 }
 MAY_ABORT = ("mlflow stopped",)  # an outage longer than a job's patience may end it in an abort
 
@@ -150,6 +151,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--quick", action="store_true", help="one round of every scenario")
     p.add_argument("--rounds", type=int, default=3, help="rounds of the random kills (default 3)")
-    p.add_argument("--rate", type=float, default=100.0, help="parts per second (default 100)")
+    p.add_argument("--rate", type=float, default=200.0, help="parts per second (default 200)")
     p.add_argument("--only", nargs="*", metavar="TEXT", help="scenarios whose name contains TEXT")
     p.set_defaults(run=main)

@@ -28,7 +28,8 @@ from services.common.history import PIPELINE, read_records
 from services.common.kafka import Record
 from services.common.settings import CommonSettings
 
-TOPICS = (*PIPELINE, topic_for(ImageSubmitted), topic_for(PredictionMade), DEAD_LETTER)
+STREAMS = (topic_for(ImageSubmitted), topic_for(PredictionMade))
+TOPICS = (*PIPELINE, *STREAMS, DEAD_LETTER)
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,13 @@ def _events(found: list[Record], window: Window) -> tuple[list[Event], int]:
     """The window's events of these lines (and of their iterations), each fact once."""
     by_id: dict[object, Event] = {}
     seen = 0
+    started_ms = window.started.timestamp() * 1000 - 1000  # a second of slack for clock skew
+    needles = [f'"line_id":"{line}"'.encode() for line in window.lines]
     for record in found:
-        if record.topic == DEAD_LETTER:
+        if record.topic == DEAD_LETTER or record.timestamp < started_ms:
             continue
+        if record.topic in STREAMS and not any(n in record.value for n in needles):
+            continue  # another line's image or prediction: not worth decoding
         try:
             event = decode_any(record.value)
         except (UnknownEventType, ValueError):

@@ -10,10 +10,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import httpx
+
 from schemas import ImageSubmitted as Submitted
-from schemas import topic_for, utcnow
+from schemas import ModelApproved, topic_for, utcnow
 from services.common.history import PIPELINE
-from services.common.kafka import make_broker
+from services.common.kafka import make_broker, publisher
 from services.common.models import registry_from
 from services.common.registry import CHAMPION
 from services.common.settings import CommonSettings
@@ -28,19 +30,19 @@ from yieldloop.watch import Watcher
 
 @dataclass(frozen=True)
 class Pace:
-    rate: float = 100.0  # parts per second
-    warmup_s: float = 4.0  # clean parts before the drift
+    rate: float = 200.0  # parts per second
+    warmup_s: float = 2.0  # clean parts before the drift (a baseline needs 100, a window 29)
     after_s: float = 2.0  # parts judged once the iteration ended
     timeout_s: float = 240.0  # the iteration must have ended by then
     settle_s: float = 90.0  # every image must be judged by then
 
 
 def reset_champion(settings: CommonSettings, fleet: Fleet, base: str = "1") -> str:
-    """The first champion serves again (as a new version, so every replica swaps forward): the
-    next line's drift hurts it as it hurt the first."""
-    registry = registry_from(settings)
-    name = settings.mlflow.model_name
-    first = registry.get(name, base)
+    """The first champion serves again, deployed as an operator would: registered as a new
+    version (replicas only swap forward) and approved with a reason, so the next line's drift
+    hurts it as it hurt the first."""
+    registry, name = registry_from(settings), settings.mlflow.model_name
+    first, serving = registry.get(name, base), registry.by_alias(name, CHAMPION)
     tags = {
         k: v for k, v in first.tags.items() if k.endswith("manifest_uri") or k == "manifest_sha256"
     }
@@ -48,8 +50,35 @@ def reset_champion(settings: CommonSettings, fleet: Fleet, base: str = "1") -> s
         name, registry.weights(first), arch=first.arch, classes=first.classes, tags=tags
     )
     registry.set_alias(name, CHAMPION, copy.version)
-    fleet.relaunch("inference")
+    deploy = f"reset-{uuid.uuid4().hex[:8]}"
+    approved = ModelApproved(
+        producer="chaos",
+        correlation_id=deploy,
+        iteration_id=deploy,
+        line_id="chaos",
+        model_name=name,
+        version=copy.version,
+        previous_version=serving.version if serving else None,
+        scores={},
+    )
+    asyncio.run(_publish(settings, approved))
+    _wait_serving(fleet.inference_url, copy.version)
     return copy.version
+
+
+async def _publish(settings: CommonSettings, event: ModelApproved) -> None:
+    async with make_broker(settings, client_id="chaos") as broker:
+        await publisher(broker)(event)
+
+
+def _wait_serving(url: str, version: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/model", timeout=5).json()["version"] == version:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"inference did not serve v{version} within {timeout_s:.0f} s")
 
 
 async def play(

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import httpx
 
 from schemas import RetrainRequested, TrainingProgressed
 from services.common.settings import CommonSettings
 from yieldloop.chaos.timeline import Timeline
 from yieldloop.fleet import SERVICES, Fleet
 from yieldloop.stack.components import components
+
+GRACE_S = 5.0  # a crash point right after the last event still fires within this
 
 
 @dataclass
@@ -50,15 +55,27 @@ class CrashAt:
     point: str  # "after_effect", "after_publish", ...
 
     def prepare(self, stage: Stage) -> None:
-        crash_at = f"{self.service}.{self.point}"
-        stage.fleet.relaunch(self.service, env={"YIELDLOOP_FAULTS__CRASH_AT": crash_at})
+        arm(stage, self.service, f"{self.service}.{self.point}")
 
     async def during(self, stage: Stage) -> None:
-        while stage.fleet.alive(self.service) and not stage.timeline.settled():
-            await asyncio.sleep(0.1)
-        if not stage.fleet.alive(self.service):
-            stage.fired = True
+        """Until the service died at its point; if the scenario ended without it getting there
+        (a step the iteration never took), it is disarmed after a grace period."""
+        settled_at: float | None = None
+        while stage.fleet.alive(self.service):
+            if stage.timeline.settled():
+                settled_at = settled_at or time.monotonic()
+                if time.monotonic() - settled_at > GRACE_S:
+                    await asyncio.to_thread(arm, stage, self.service, None)
+                    return
+            await asyncio.sleep(0.05)
+        stage.fired = True
         await asyncio.to_thread(stage.fleet.relaunch, self.service)
+
+
+def arm(stage: Stage, service: str, point: str | None) -> None:
+    """Through the fault-injection route that only chaos runs switch on."""
+    reply = httpx.post(f"{stage.fleet.urls[service]}/faults", json={"crash_at": point}, timeout=10)
+    reply.raise_for_status()
 
 
 @dataclass(frozen=True)
