@@ -112,7 +112,8 @@ async def run_all(
 def main(args: argparse.Namespace) -> int:
     for key, value in CHAOS_ENV.items():
         os.environ.setdefault(key, value)
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for noisy in ("aiokafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from yieldloop import stack
     from yieldloop.bootstrap_models import bootstrap_models
 
