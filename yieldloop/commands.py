@@ -59,6 +59,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from yieldloop import produce
+    from yieldloop.audit import command as audit
+    from yieldloop.replay import command as replay
 
     boot = sub.add_parser("bootstrap", help="train and register the first champion and referees")
     boot.add_argument("--force", action="store_true", help="train again even if registered")
@@ -77,3 +79,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dem.add_argument("--keep-stack", action="store_true", help="leave Kafka/Redis/MLflow up")
     dem.set_defaults(run=cmd_demo)
     produce.register(sub)
+    audit.register(sub)
+    replay.register(sub)
