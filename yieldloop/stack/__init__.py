@@ -8,7 +8,7 @@ import time
 from services.common.kafka import ensure_topics
 from services.common.settings import CommonSettings
 from yieldloop.stack.components import Component, components
-from yieldloop.stack.process import StackError
+from yieldloop.stack.process import Daemon, StackError
 
 __all__ = ["StackError", "down", "restart", "status", "up"]
 
@@ -29,6 +29,9 @@ def up(settings: CommonSettings, *, say: object = print) -> float:
 
 
 def down(settings: CommonSettings, *, say: object = print) -> None:
+    beside = Daemon("dashboard", settings.stack.path("dashboard"))  # `yieldloop demo` starts it
+    if beside.stop():
+        _say(say, "dashboard stopped")
     for component in reversed(components(settings)):
         stopped = component.daemon.stop()
         _say(say, f"{component.name:<7} {'stopped' if stopped else 'not running'}")
