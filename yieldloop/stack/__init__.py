@@ -7,6 +7,7 @@ import time
 
 from services.common.kafka import ensure_topics
 from services.common.settings import CommonSettings
+from yieldloop.stack import tools
 from yieldloop.stack.components import Component, components
 from yieldloop.stack.process import Daemon, StackError
 
@@ -25,6 +26,13 @@ def up(settings: CommonSettings, *, say: object = print) -> float:
         )
     created = asyncio.run(ensure_topics(settings))
     _say(say, f"topics  {len(created)} created")
+    try:
+        tools.fetch(settings)
+    except StackError as exc:  # the stack runs without them; only looking at it is harder
+        _say(say, f"tools   not fetched: {exc}")
+    else:
+        for line in tools.hints(settings):
+            _say(say, line)
     return time.monotonic() - started
 
 
