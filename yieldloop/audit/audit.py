@@ -49,8 +49,8 @@ class Audit:
 async def read(settings: CommonSettings, scope: Scope = Scope()) -> Audit:
     """The stories from Kafka alone (what the bench measures)."""
     got = await collect(settings, window=scope.window)
-    every = lineage.stories(got)
-    kept = [lineage.to_json(s, got) for s in every if scope.keeps(s)]
+    every, lookup = lineage.stories(got), lineage.Lookup.of(got.events)
+    kept = [lineage.to_json(s, got, lookup) for s in every if scope.keeps(s)]
     return Audit(got, kept, newest_approved=_newest_approved(every))
 
 

@@ -28,10 +28,13 @@ class PredictionSeen(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     event_id: str
-    occurred_at: datetime
+    occurred_at: str  # ISO 8601, parsed only where a time is drawn
     line_id: str
     label: str
     model_version: str
+
+
+_seen = PredictionSeen.__pydantic_validator__.validate_json
 
 
 @dataclass
@@ -39,15 +42,12 @@ class LinePredictions:
     """One line's predictions in the order they were judged (one partition per line)."""
 
     ids: list[str] = field(default_factory=list)
-    at: list[datetime] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
 
-    def add(self, p: PredictionSeen) -> None:
-        self.ids.append(p.event_id)
-        self.at.append(p.occurred_at)
-        self.labels.append(p.label)
-        self.versions.append(p.model_version)
+    def at(self, index: int) -> datetime:
+        return datetime.fromisoformat(self.times[index])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,20 +99,24 @@ class Collector:
         out, seen, lines = self.out, self.seen, self.out.lines
         for record in records:
             out.records += 1
-            if record.topic == PREDICTIONS:
+            if record.topic == PREDICTIONS:  # most records: kept lean on purpose
                 try:
-                    p = PredictionSeen.model_validate_json(record.value)
+                    p = _seen(record.value)
                 except ValueError:  # poison: the dead-letter topic has it with its error
                     out.unreadable += 1
                     continue
-                if p.event_id in seen:
-                    out.repeats[p.event_id] += 1
+                event_id = p.event_id
+                if event_id in seen:
+                    out.repeats[event_id] += 1
                     continue
-                seen.add(p.event_id)
+                seen.add(event_id)
                 line = lines.get(p.line_id)
                 if line is None:
                     line = lines[p.line_id] = LinePredictions()
-                line.add(p)
+                line.ids.append(event_id)
+                line.times.append(p.occurred_at)
+                line.labels.append(p.label)
+                line.versions.append(p.model_version)
             elif record.topic == DEAD_LETTER:
                 out.dead_letters.append(DeadLetter.of(record))
             else:

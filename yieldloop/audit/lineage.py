@@ -3,10 +3,12 @@ deployments, and what went wrong on the way. Pure: no Kafka, MLflow or files her
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from schemas import (
     AlertRaised,
@@ -81,8 +83,9 @@ def _apply(story: Story, event: Event) -> None:
         story.refused.append({**sections.brief(event), "reason": t.reason})
 
 
-def to_json(story: Story, got: Collected) -> Json:
+def to_json(story: Story, got: Collected, lookup: Lookup | None = None) -> Json:
     """The story as the audit reports it (`yieldloop audit --json`)."""
+    lookup = lookup or Lookup.of(got.events)
     request: RetrainRequested | None = story.first(RetrainRequested)
     curated: DatasetCurated | None = story.first(DatasetCurated)
     candidate: ModelCandidate | None = story.first(ModelCandidate)
@@ -94,9 +97,9 @@ def to_json(story: Story, got: Collected) -> Json:
         "stage": str(story.saga.stage) if story.saga else None,
         "opened_at": story.opened_at.isoformat(),
         "ended_at": story.ended_at.isoformat() if story.ended_at else None,
-        "trigger": sections.trigger(request, _signals(got.events, request), line),
-        "queued": [sections.queued(d) for d in _joined(got.events, request, curated)],
-        "dataset": sections.dataset(curated, _previous(got.events, curated)),
+        "trigger": sections.trigger(request, lookup.signals(request), line),
+        "queued": [sections.queued(d) for d in lookup.joined(request, curated)],
+        "dataset": sections.dataset(curated, lookup.previous(curated)),
         "training": sections.training(candidate, story.all(TrainingProgressed)),
         "decision": sections.decision(decided),
         "deployments": [sections.deployment(d, line) for d in story.all(ModelDeployed)],
@@ -114,40 +117,50 @@ def to_json(story: Story, got: Collected) -> Json:
     }
 
 
-def _signals(events: Iterable[Event], request: RetrainRequested | None) -> YieldReported | None:
-    """The line's last health report before the trigger: the label-free signals it saw."""
-    if request is None:
-        return None
-    last = None
-    for e in events:
-        if e.occurred_at > request.occurred_at:
-            break
-        if isinstance(e, YieldReported) and e.line_id == request.line_id:
-            last = e
-    return last
+@dataclass(frozen=True)
+class Lookup:
+    """What several stories look up among all the facts, indexed once."""
 
+    reports: dict[str, list[YieldReported]]  # each line's health reports, in time order
+    drops: dict[UUID, RetrainQueued]
+    made: dict[str, ModelCandidate]  # the candidate that became each version
 
-def _joined(
-    events: Iterable[Event], request: RetrainRequested | None, curated: DatasetCurated | None
-) -> list[RetrainQueued]:
-    """Drops queued while the model was held that this iteration took over."""
-    ids = {*(request.joined if request else ()), *(curated.joined if curated else ())}
-    return [e for e in events if isinstance(e, RetrainQueued) and e.event_id in ids]
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Lookup:
+        found = cls({}, {}, {})
+        for e in events:
+            if isinstance(e, YieldReported):
+                found.reports.setdefault(e.line_id, []).append(e)
+            elif isinstance(e, RetrainQueued):
+                found.drops[e.event_id] = e
+            elif isinstance(e, ModelCandidate):
+                found.made[e.version] = e
+        return found
 
+    def signals(self, request: RetrainRequested | None) -> YieldReported | None:
+        """The line's last health report before the trigger: the label-free signals it saw."""
+        if request is None:
+            return None
+        reports = self.reports.get(request.line_id, [])
+        i = bisect_right(reports, request.occurred_at, key=lambda r: r.occurred_at)
+        return reports[i - 1] if i else None
 
-def _previous(events: Iterable[Event], curated: DatasetCurated | None) -> Json | None:
-    """The dataset the base version was trained on, when an iteration in the facts made it."""
-    if curated is None or curated.base_version is None:
-        return None
-    made = [
-        e for e in events if isinstance(e, ModelCandidate) and e.version == curated.base_version
-    ]
-    if not made:
-        return None
-    return {
-        "version": curated.base_version,
-        "iteration_id": made[-1].iteration_id,
-        "manifest_uri": made[-1].manifest_uri,
-        "manifest_sha256": made[-1].manifest_sha256,
-        "source": "events",
-    }
+    def joined(
+        self, request: RetrainRequested | None, curated: DatasetCurated | None
+    ) -> list[RetrainQueued]:
+        """Drops queued while the model was held that this iteration took over."""
+        ids = {*(request.joined if request else ()), *(curated.joined if curated else ())}
+        return sorted((self.drops[i] for i in ids if i in self.drops), key=lambda d: d.occurred_at)
+
+    def previous(self, curated: DatasetCurated | None) -> Json | None:
+        """The dataset the base version was trained on, when an iteration in the facts made it."""
+        made = self.made.get(curated.base_version or "") if curated is not None else None
+        if made is None:
+            return None
+        return {
+            "version": made.version,
+            "iteration_id": made.iteration_id,
+            "manifest_uri": made.manifest_uri,
+            "manifest_sha256": made.manifest_sha256,
+            "source": "events",
+        }

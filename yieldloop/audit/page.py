@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import cache
@@ -50,13 +51,14 @@ def yield_png(
 ) -> str | None:
     """The rolling yield of the line around the incident, as a base64 PNG; None without
     predictions to draw."""
-    if line is None or not line.at:
+    if line is None or not line.times:
         return None
     start = datetime.fromisoformat(story["opened_at"]) - MARGIN
-    end = datetime.fromisoformat(story["ended_at"] or line.at[-1].isoformat()) + MARGIN
-    first = max(0, next((i for i, at in enumerate(line.at) if at >= start), len(line.at)) - window)
-    last = next((i for i, at in enumerate(line.at) if at > end), len(line.at))
-    at, labels, versions = line.at[first:last], line.labels[first:last], line.versions[first:last]
+    end = datetime.fromisoformat(story["ended_at"] or line.times[-1]) + MARGIN
+    first = max(0, bisect_left(line.times, start, key=datetime.fromisoformat) - window)
+    last = bisect_right(line.times, end, key=datetime.fromisoformat)
+    at = [line.at(i) for i in range(first, last)]
+    labels, versions = line.labels[first:last], line.versions[first:last]
     ok = [label in ok_labels for label in labels]
     series = [(at[i - 1], sum(ok[i - window : i]) / window) for i in range(window, len(ok) + 1)]
     buffer = io.BytesIO()

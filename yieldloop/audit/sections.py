@@ -85,7 +85,7 @@ def _prediction(cause: str | None, line: LinePredictions | None) -> Json | None:
     return {
         "event_id": cause,
         "index": None if index is None else index + 1,
-        "at": iso(line.at[index]) if line is not None and index is not None else None,
+        "at": line.times[index] if line is not None and index is not None else None,
     }
 
 
@@ -172,7 +172,7 @@ def deployment(deployed: ModelDeployed, line: LinePredictions | None) -> Json:
     first = None
     if line is not None and deployed.version in line.versions:
         i = line.versions.index(deployed.version)
-        first = {"index": i + 1, "at": iso(line.at[i])}
+        first = {"index": i + 1, "at": line.times[i]}
     return {
         "replica_id": deployed.replica_id,
         "version": deployed.version,

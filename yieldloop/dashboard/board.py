@@ -38,7 +38,8 @@ class Board:
     def iterations(self) -> list[Json]:
         """Newest first: id, line, stage, trigger, kept, version, decision, deployed."""
         got = self.pipeline.collected()
-        found = [lineage.to_json(s, got) for s in lineage.stories(got)]
+        lookup = lineage.Lookup.of(got.events)
+        found = [lineage.to_json(s, got, lookup) for s in lineage.stories(got)]
         keys = ("iteration_id", "line_id", "stage", "trigger", "kept", "version", "decision")
         return [
             {**dict(zip(keys, row(s), strict=False)), "deployed": row(s)[-1], "at": s["opened_at"]}
