@@ -138,7 +138,12 @@ class Checker:
         if mv is None:
             yield "training.version", False, f"v{training['version']} is not registered"
             return
-        ok, detail = _tags_match(mv.tags, story["iteration_id"], **wanted)
+        claimed = (
+            {**wanted, "manifest_uri": story["dataset"]["manifest_uri"]}
+            if story["dataset"]
+            else wanted
+        )
+        ok, detail = _tags_match(mv.tags, story["iteration_id"], **claimed)
         if ok and mv.run_id != training["mlflow_run_id"]:
             ok = False
             detail = f"registered from run {mv.run_id}, events say {training['mlflow_run_id']}"
