@@ -47,7 +47,10 @@ SettingsDep = Annotated[DashboardSettings, Depends(settings_of)]
 
 def live_view(board: Board) -> dict[str, Any]:
     return {
-        "charts": [(line, chart(line, list(r)), r[-1]) for line, r in sorted(board.lines.items())],
+        "charts": [
+            (line, chart(line, list(r)), max(r, key=lambda x: x.occurred_at))
+            for line, r in sorted(board.lines.items())
+        ],
         "models": board.models,
         "iterations": board.iterations(),
         "dead_letters": board.dead_letters(),

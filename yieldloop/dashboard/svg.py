@@ -21,6 +21,7 @@ SERIES: tuple[tuple[str, str, Callable[[YieldReported], float | None]], ...] = (
 def chart(line_id: str, reports: Sequence[YieldReported]) -> str:
     if not reports:
         return ""
+    reports = sorted(reports, key=lambda r: r.occurred_at)  # a republished report comes late
     t0 = reports[0].occurred_at
     span = max((reports[-1].occurred_at - t0).total_seconds(), 1.0)
 
