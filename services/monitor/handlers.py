@@ -8,7 +8,7 @@ again; the ids of what it derives are the same each time."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas import (
     ImageRef,
@@ -80,7 +80,7 @@ async def prediction_made(event: PredictionMade, m: Monitor) -> None:
         ref=event.image.without_data(), label=event.label, confidence=event.confidence
     )
     if verdict.report is not None:
-        m.state.outbox.append(yield_reported(event, verdict.report))
+        m.state.outbox.append(yield_reported(event, verdict.report, at=m.clock()))
     if verdict.trigger is not None:
         await open_iteration(event, verdict.trigger, m)
 
@@ -91,6 +91,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
     request = RetrainRequested(
         event_id=stable_id("requested", iteration_id),
         producer=PRODUCER,
+        occurred_at=m.clock(),
         correlation_id=iteration_id,
         causation_id=event.event_id,
         iteration_id=iteration_id,
@@ -108,6 +109,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
     drop = RetrainQueued(
         event_id=stable_id("queued", iteration_id),
         producer=PRODUCER,
+        occurred_at=m.clock(),
         correlation_id=holder.iteration_id if holder else None,
         causation_id=event.event_id,
         iteration_id=holder.iteration_id if holder else iteration_id,
@@ -157,6 +159,7 @@ async def abort_if_stuck(m: Monitor) -> None:
     aborted = IterationAborted(
         event_id=stable_id("aborted", active.iteration_id),
         producer=PRODUCER,
+        occurred_at=m.clock(),
         correlation_id=active.iteration_id,
         iteration_id=active.iteration_id,
         line_id=active.line_id,
@@ -180,6 +183,7 @@ async def open_from_queue(m: Monitor) -> None:
         RetrainRequested(
             event_id=stable_id("requested", iteration_id),
             producer=PRODUCER,
+            occurred_at=m.clock(),
             correlation_id=iteration_id,
             causation_id=first.event_id,
             iteration_id=iteration_id,
@@ -233,9 +237,10 @@ async def flush(m: Monitor) -> None:
         await m.coordination.save_checkpoint(CHECKPOINT, m.state.checkpoint())
 
 
-def yield_reported(event: PredictionMade, health: WindowHealth) -> YieldReported:
+def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime) -> YieldReported:
     return YieldReported(
         producer=PRODUCER,
+        occurred_at=at,
         causation_id=event.event_id,
         line_id=event.line_id,
         window_size=health.window_size,
