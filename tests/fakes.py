@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from aiokafka import ConsumerRecord
@@ -32,6 +32,10 @@ class Published:
             self.crash_on = None
             raise Crash(f"died before publishing {event.event_type}")
         self.events.append(event)
+
+    async def all(self, events: Sequence[Event]) -> None:
+        for event in events:
+            await self(event)
 
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeAlias
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeAlias
 
 from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,7 +23,17 @@ from services.common.retry import POISON
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
-Publish = Callable[[Event], Coroutine[Any, Any, None]]
+
+
+class Publish(Protocol):
+    """The event publisher port: one event, acknowledged; or many, sent at once and acknowledged
+    together (each still keyed and ordered per partition)."""
+
+    async def __call__(self, event: Event) -> None: ...
+
+    async def all(self, events: Sequence[Event]) -> None: ...
+
+
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 JSON = "application/json"
 GRACEFUL_TIMEOUT_S = 30.0  # a job asked to stop hands its record back within this
@@ -48,6 +58,7 @@ def make_broker(
         allow_auto_create_topics=False,
         graceful_timeout=GRACEFUL_TIMEOUT_S,
         middlewares=[dead_letters],
+        log_level=logging.DEBUG,  # a line per message costs more than judging; counts are metrics
     )
 
     async def to_dead_letter(exc: Exception, message: KafkaMessage) -> None:
@@ -75,16 +86,33 @@ async def send_dead_letter(broker: KafkaBroker, record: Record, exc: BaseExcepti
     )
 
 
-def publisher(broker: KafkaBroker) -> Publish:
-    async def publish(event: Event) -> None:
-        await broker.publish(
+class Publisher:
+    """Events to their topics as JSON, with their type, version and correlation as headers."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def __call__(self, event: Event) -> None:
+        await self._send(event, wait=True)
+
+    async def all(self, events: Sequence[Event]) -> None:
+        """Hand every event to the producer in order, then wait for all acknowledgements: one
+        round trip for a batch instead of one per event."""
+        pending = [await self._send(event, wait=False) for event in events]
+        await asyncio.gather(*pending)
+
+    async def _send(self, event: Event, *, wait: bool) -> Any:
+        return await self.broker.publish(
             codec.encode(event),
             topic_for(event),
             key=codec.key(event),
             headers={**codec.headers(event), "content-type": JSON},
+            no_confirm=not wait,
         )
 
-    return publish
+
+def publisher(broker: KafkaBroker) -> Publish:
+    return Publisher(broker)
 
 
 def security(settings: CommonSettings) -> BaseSecurity | None:

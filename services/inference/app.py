@@ -33,11 +33,16 @@ GROUP = "inference"
 
 def subscribe(broker: KafkaBroker, svc: Inference) -> LogicSubscriber[Any]:
     """Returns the model-approval subscriber: the champion is read only once it is assigned."""
+    c = svc.config
     images = broker.subscriber(
         topic_for(ImageSubmitted),
         group_id=GROUP,
         batch=True,
-        max_records=svc.config.batch_max,
+        max_records=c.batch_max,
+        # Batches by time as well as count: the broker answers a fetch once a batch's worth of
+        # bytes is there or `batch_wait_ms` has passed, whichever comes first.
+        fetch_min_bytes=c.batch_max * c.batch_record_bytes,
+        fetch_max_wait_ms=c.batch_wait_ms,
         auto_offset_reset="earliest",
     )
 
@@ -109,4 +114,10 @@ def refusals(api: FastAPI, svc: Inference) -> None:
 
     @api.exception_handler(UnsafeArchive)
     async def unsafe(_: Request, exc: UnsafeArchive) -> JSONResponse:
+        svc.metrics.rejected.labels("UnsafeArchive").inc()
         return JSONResponse({"error": "archive refused", "detail": str(exc)}, 400)
+
+    @api.exception_handler(routes.UploadTooLarge)
+    async def too_large(_: Request, exc: routes.UploadTooLarge) -> JSONResponse:
+        svc.metrics.rejected.labels("UploadTooLarge").inc()
+        return JSONResponse({"error": "upload too large", "detail": str(exc)}, 413)

@@ -14,6 +14,8 @@ class InferenceConfig(Listens):
     # the pod name on Kubernetes; several replicas on one host set it in the environment.
     replica_id: str = Field(default_factory=socket.gethostname, min_length=1)
     batch_max: int = Field(64, ge=1)
+    batch_wait_ms: int = Field(10, ge=0)
+    batch_record_bytes: int = Field(512, ge=1)  # a typical ImageSubmitted, to size fetches
     rest_line_id: str = "rest"
     max_upload_bytes: int = Field(5_000_000, ge=1)
     max_pixels: int = Field(20_000_000, ge=1)

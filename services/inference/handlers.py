@@ -38,6 +38,16 @@ log = logging.getLogger(__name__)
 class Judged:
     label: str
     confidence: float
+    filename: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    filename: str
+    reason: str
+
+
+Upload = tuple[str, np.ndarray, bytes]  # name, decoded pixels, the bytes as sent
 
 
 @dataclass(frozen=True)
@@ -87,38 +97,66 @@ def unpack(
 
 
 async def judge_and_report(arrived: list[Arrived], svc: Inference) -> None:
-    refs = await asyncio.to_thread(lambda: [stored(a.data, svc) for a in arrived])
-    model, verdicts = await judge(np.stack([a.pixels for a in arrived]), "stream", svc)
-    for a, ref, (label, confidence) in zip(arrived, refs, verdicts, strict=True):
-        await svc.publish(
-            prediction(
-                a.event.line_id, a.event.item_id, ref, label, confidence, model, cause=a.event
-            )
-        )
+    """Store and judge side by side off the loop, then publish every prediction at once; the
+    batch is committed only after all of them are acknowledged."""
+    (model, verdicts), refs = await asyncio.gather(
+        judge(np.stack([a.pixels for a in arrived]), "stream", svc),
+        asyncio.to_thread(lambda: [stored(a.data, svc) for a in arrived]),
+    )
+    await svc.publish.all(
+        [
+            prediction(a.event.line_id, a.event.item_id, ref, label, conf, model, cause=a.event)
+            for a, ref, (label, conf) in zip(arrived, refs, verdicts, strict=True)
+        ]
+    )
     faults.point("inference.images_after_publish")
 
 
 async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> Judged:
     """Judge one uploaded image; it is stored and reported like any image from the line."""
-    array = decode(data, svc)
-    model, [(label, confidence)] = await judge(array[None], "rest", svc)
-    item_id = filename or uuid.uuid4().hex
-    ref = await asyncio.to_thread(stored, data, svc)
-    await svc.publish(
-        prediction(svc.config.rest_line_id, item_id, ref, label, confidence, model, cause=None)
-    )
-    return Judged(label, confidence)
+    [judged] = await judge_uploads([(filename or uuid.uuid4().hex, decode(data, svc), data)], svc)
+    return judged
 
 
-async def predict_zip(data: bytes, svc: Inference) -> list[tuple[str, Judged | str]]:
-    """Judge every file of a zip; a file that is not an image gets its error instead."""
-    results: list[tuple[str, Judged | str]] = []
-    for name, member in zip_members(data, svc.zip_limits):
+async def predict_zip(data: bytes, svc: Inference) -> tuple[list[Judged], list[Skipped]]:
+    """Judge every image of a zip, a chunk at a time in one forward each; a file that is not an
+    image is skipped with its reason."""
+    members = zip_members(data, svc.zip_limits)
+    images, skipped = await asyncio.to_thread(decode_members, members, svc)
+    judged: list[Judged] = []
+    for start in range(0, len(images), svc.config.batch_max):
+        judged += await judge_uploads(images[start : start + svc.config.batch_max], svc)
+    return judged, skipped
+
+
+def decode_members(
+    members: list[tuple[str, bytes]], svc: Inference
+) -> tuple[list[Upload], list[Skipped]]:
+    images: list[Upload] = []
+    skipped: list[Skipped] = []
+    for name, member in members:
         try:
-            results.append((name, await predict_upload(member, name, svc)))
+            images.append((name, decode(member, svc), member))
         except ImageRejected as exc:
-            results.append((name, str(exc)))
-    return results
+            skipped.append(Skipped(name, str(exc)))
+    return images, skipped
+
+
+async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
+    """Uploads judged in one forward, stored, and reported like images from the line."""
+    model, verdicts = await judge(np.stack([pixels for _, pixels, _ in uploads]), "rest", svc)
+    refs = await asyncio.to_thread(lambda: [stored(data, svc) for _, _, data in uploads])
+    line = svc.config.rest_line_id
+    await svc.publish.all(
+        [
+            prediction(line, name, ref, label, conf, model, cause=None)
+            for (name, _, _), ref, (label, conf) in zip(uploads, refs, verdicts, strict=True)
+        ]
+    )
+    return [
+        Judged(label, conf, name)
+        for (name, _, _), (label, conf) in zip(uploads, verdicts, strict=True)
+    ]
 
 
 async def model_approved(event: ModelApproved, svc: Inference) -> str:

@@ -45,11 +45,16 @@ DERIVED = (RetrainRequested, RetrainQueued, IterationAborted)  # when the monito
 
 @dataclass
 class Outcome:
+    """What the replayed monitor would have published (it is its publisher) and dead-lettered."""
+
     published: list[Event] = field(default_factory=list)
     dead_letters: list[tuple[Record, BaseException]] = field(default_factory=list)
 
-    async def publish(self, event: Event) -> None:
+    async def __call__(self, event: Event) -> None:
         self.published.append(event)
+
+    async def all(self, events: Sequence[Event]) -> None:
+        self.published.extend(events)
 
     async def dead_letter(self, record: Record, exc: BaseException) -> None:
         self.dead_letters.append((record, exc))
@@ -71,7 +76,7 @@ def in_memory_monitor(settings: MonitorSettings, outcome: Outcome) -> Monitor:
     return bootstrap(
         dead_letter=outcome.dead_letter,
         settings=settings,
-        publish=outcome.publish,
+        publish=outcome,
         store=InMemoryImageStore(),
         registry=InMemoryRegistry(),
         tracking=InMemoryTracking(),
