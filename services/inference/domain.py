@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Generic, TypeVar
@@ -67,8 +68,11 @@ def _safe_name(info: zipfile.ZipInfo) -> str:
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ZipLimits) -> bytes:
     # Read at most the limit, whatever the header claims: headers can lie about sizes.
-    with archive.open(info) as member:
-        data = member.read(limits.max_entry_bytes + 1)
+    try:
+        with archive.open(info) as member:
+            data = member.read(limits.max_entry_bytes + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise UnsafeArchive(f"entry {info.filename!r} is damaged: {exc}") from None
     if len(data) > limits.max_entry_bytes:
         raise UnsafeArchive(f"entry {info.filename!r} is over {limits.max_entry_bytes} bytes")
     return data

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from services.common.images import encode_png
+from services.common.settings import load_settings
+from services.inference.config import InferenceSettings
 from tests.e2e.conftest import System
 from yieldloop.demo_line import DemoLine
 
@@ -67,7 +69,10 @@ def test_a_zip_is_judged_file_by_file_and_traversal_is_refused(system: System) -
         )
         assert batch.status_code == 200
         results = {r["filename"]: r["prediction"] for r in batch.json()["results"]}
-        assert results["a.png"]["label"] in {"OK", "NG"} and "error" in results["readme.txt"]
+        assert set(results) == {"a.png", "b.png"}  # every row has a label, as seed clients read
+        assert all(p["label"] in {"OK", "NG"} for p in results.values())
+        [skipped] = batch.json()["skipped"]
+        assert skipped["filename"] == "readme.txt" and skipped["reason"]
 
         evil = http.post(
             "/batch_predict",
@@ -78,3 +83,34 @@ def test_a_zip_is_judged_file_by_file_and_traversal_is_refused(system: System) -
         assert evil.status_code == 400 and "outside" in evil.json()["detail"]
 
         assert http.get("/healthz").status_code == 200
+
+
+def crc_broken(files: dict[str, bytes]) -> bytes:
+    """A zip whose first entry's stored CRC-32 no longer matches its bytes."""
+    data = bytearray(zipped(files))
+    data[14] ^= 0xFF  # the local header's CRC
+    central = data.find(b"PK\x01\x02")
+    data[central + 16] ^= 0xFF  # and the central directory's
+    return bytes(data)
+
+
+def test_a_damaged_zip_or_an_oversized_upload_is_refused_with_a_named_reason(
+    system: System,
+) -> None:
+    a, b = part_png(2)
+    with httpx.Client(base_url=system.inference_url, timeout=30) as http:
+        damaged = http.post(
+            "/batch_predict",
+            files={
+                "zip_file": ("parts.zip", crc_broken({"a.png": a, "b.png": b}), "application/zip")
+            },
+        )
+        assert damaged.status_code == 400 and "a.png" in damaged.json()["detail"]
+
+        limit = load_settings(InferenceSettings).inference.max_upload_bytes
+        huge = http.post("/predict", files={"file": ("big.png", b"0" * (limit + 1), "image/png")})
+        assert huge.status_code == 413 and huge.json()["error"] == "upload too large"
+
+        assert (
+            http.post("/predict", files={"file": ("part.png", a, "image/png")}).status_code == 200
+        )
