@@ -39,7 +39,9 @@ DEAD_LETTER = "yieldloop.dead-letter"
 
 _STREAM, _FOREVER = Retention.STREAM, Retention.FOREVER
 CATALOG: tuple[TopicSpec, ...] = (
-    TopicSpec(IMAGES_SUBMITTED, ev.ImageSubmitted, "line_id", _STREAM),
+    # Images need no order: keyed by item, one busy line's images spread over the partitions and
+    # the inference replicas. Predictions stay keyed by line, so the monitor sees a line in order.
+    TopicSpec(IMAGES_SUBMITTED, ev.ImageSubmitted, "item_id", _STREAM),
     TopicSpec(PREDICTIONS_MADE, ev.PredictionMade, "line_id", _STREAM),
     TopicSpec(YIELD_REPORTED, ev.YieldReported, "line_id", _FOREVER),
     TopicSpec(RETRAIN_REQUESTED, ev.RetrainRequested, "iteration_id", _FOREVER),

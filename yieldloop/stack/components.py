@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import socket
 import subprocess
@@ -35,6 +36,10 @@ class Component:
     def prepare(self) -> None:
         """One-time set-up before the first start (idempotent)."""
 
+    def env(self) -> dict[str, str] | None:
+        """The environment it starts with (None: this process's)."""
+        return None
+
     def ready(self) -> bool:
         raise NotImplementedError
 
@@ -43,7 +48,7 @@ class Component:
         started = self.daemon.pid() is None
         if started:
             self.prepare()
-            self.daemon.start(self.argv())
+            self.daemon.start(self.argv(), env=self.env())
         self.daemon.wait_ready(self.ready, timeout=self.settings.stack.startup_timeout_s)
         return started
 
@@ -145,6 +150,10 @@ class Redis(Component):
 
 
 class Mlflow(Component):
+    def env(self) -> dict[str, str]:
+        # The server's job runner and its consumers hold gigabytes; nothing here uses them.
+        return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
     def argv(self) -> list[str]:
         s, work = self.settings.stack, self.daemon.workdir
         return [
