@@ -14,7 +14,7 @@ from schemas import utcnow
 from services.common.settings import load_settings
 from services.common.wiring import Given, Ports, adapters
 from services.monitor.config import MonitorConfig, MonitorSettings
-from services.monitor.state import MonitorState
+from services.monitor.state import Checkpoint, MonitorState
 
 DeadLetter = Callable[[ConsumerRecord[bytes, bytes], BaseException], Awaitable[None]]
 
@@ -25,6 +25,7 @@ class Monitor(Ports):
     dead_letter: DeadLetter
     clock: Callable[[], datetime] = utcnow
     state: MonitorState = field(init=False)
+    saved: Checkpoint | None = None  # the last checkpoint written: a failed batch goes back to it
     # Records and the timer both change the state; one at a time.
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from schemas import (
+    CATALOG,
     ImageRef,
     IterationAborted,
-    ModelDeployed,
-    ModelRejected,
     PredictionMade,
     RetrainQueued,
     RetrainRequested,
     YieldReported,
-    decode_any,
+    codec,
     stable_id,
 )
 from services.common import faults
@@ -32,12 +32,13 @@ from services.monitor.state import MonitorState, Wait
 
 PRODUCER = "monitor"
 CHECKPOINT = "monitor"
-ENDINGS = (ModelDeployed, ModelRejected, IterationAborted)
+EVENT_ON = {spec.name: spec.event for spec in CATALOG}
 
 
 async def restore(m: Monitor) -> None:
     """Resume where the last checkpoint left off (before any record is fetched)."""
-    m.state = MonitorState.restore(m.config.policy(), await m.coordination.checkpoint(CHECKPOINT))
+    m.saved = await m.coordination.checkpoint(CHECKPOINT)
+    m.state = MonitorState.restore(m.config.policy(), m.saved)
 
 
 async def resume(m: Monitor) -> None:
@@ -48,29 +49,32 @@ async def resume(m: Monitor) -> None:
 
 async def records_arrived(records: Sequence[Record], m: Monitor) -> None:
     async with m.busy:
-        saved = m.state.checkpoint()
         try:
             await apply_all(records, m)
             await flush(m)
         except BaseException:
-            m.state = MonitorState.restore(m.config.policy(), saved)  # as if never applied
+            m.state = MonitorState.restore(m.config.policy(), m.saved)  # as if never applied
             raise
 
 
 async def apply_all(records: Sequence[Record], m: Monitor) -> None:
+    """Records of a partition come together and in order: one offset check per partition."""
     ended = False
-    for record in records:
-        if m.state.applied(record.topic, record.partition, record.offset):
-            continue
-        try:
-            event = decode_any(record.value)
-        except POISON as exc:
-            await m.dead_letter(record, exc)
-        else:
-            ended |= isinstance(event, ENDINGS)
-            if isinstance(event, PredictionMade):
-                await prediction_made(event, m)
-        m.state.advance(record.topic, record.partition, record.offset)
+    for (topic, partition), group in groupby(records, key=lambda r: (r.topic, r.partition)):
+        kind, applied = EVENT_ON[topic], m.state.applied_up_to(topic, partition)
+        for record in group:
+            if record.offset < applied:
+                continue
+            try:
+                event = codec.decode(record.value, kind)
+            except POISON as exc:
+                await m.dead_letter(record, exc)
+            else:
+                if isinstance(event, PredictionMade):
+                    await prediction_made(event, m)
+                else:
+                    ended = True
+            m.state.advance(topic, partition, record.offset)
     if ended:
         await settle_waiting(m)
 
@@ -132,8 +136,10 @@ async def opened(request: RetrainRequested, m: Monitor) -> bool:
     if t.result is Result.REFUSED:
         return False
     fact = t.after.fact(Stage.REQUESTED)
-    if t.result is Result.RECORDED or (fact is not None and not fact.sent):
+    if t.result is Result.RECORDED:
         m.state.outbox.append(request)
+    elif fact is not None and not fact.sent:
+        m.state.outbox.extend(fact.events)  # as recorded, not as derived again just now
     return True
 
 
@@ -222,19 +228,24 @@ def over(it: Iteration) -> bool:
 async def flush(m: Monitor) -> None:
     """Checkpoint (state, offsets, outbox), then publish the outbox in order. After pipeline
     events went out the checkpoint is written again, so a restart does not send them twice."""
-    await m.coordination.save_checkpoint(CHECKPOINT, m.state.checkpoint())
+    await save(m)
     if not m.state.outbox:
         return
     pipeline = any(not isinstance(e, YieldReported) for e in m.state.outbox)
     if pipeline:
         faults.point("monitor.after_effect")
-    for event in m.state.outbox:
-        await m.publish(event)
+    await m.publish.all(m.state.outbox)
     if pipeline:
         faults.point("monitor.after_publish")
     m.state.outbox.clear()
+    m.saved = {**(m.saved or {}), "outbox": []}  # what a failed batch goes back to
     if pipeline:
-        await m.coordination.save_checkpoint(CHECKPOINT, m.state.checkpoint())
+        await m.coordination.save_checkpoint(CHECKPOINT, m.saved)
+
+
+async def save(m: Monitor) -> None:
+    m.saved = m.state.checkpoint()
+    await m.coordination.save_checkpoint(CHECKPOINT, m.saved)
 
 
 def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime) -> YieldReported:

@@ -42,9 +42,10 @@ class MonitorState:
             self.lines[line_id] = LineMonitor(self.policy)
         return self.lines[line_id]
 
-    def applied(self, topic: str, partition: int, offset: int) -> bool:
-        """True for a record applied before (the checkpoint is ahead of the committed offset)."""
-        return offset < self.offsets.get(f"{topic}/{partition}", 0)
+    def applied_up_to(self, topic: str, partition: int) -> int:
+        """Records below this offset were applied before (the checkpoint may be ahead of the
+        offset committed in Kafka)."""
+        return self.offsets.get(f"{topic}/{partition}", 0)
 
     def advance(self, topic: str, partition: int, offset: int) -> None:
         self.offsets[f"{topic}/{partition}"] = offset + 1

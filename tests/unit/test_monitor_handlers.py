@@ -5,8 +5,10 @@ the checkpoint without a second trigger."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ from schemas import (
     YieldReported,
 )
 from services.common.coordination import InMemoryCoordination
-from services.common.iteration import Stage
+from services.common.iteration import Stage, Transition
 from services.common.ledger import InMemoryLedger
 from services.monitor import handlers
 from services.monitor.bootstrap import Monitor, bootstrap
@@ -244,16 +246,77 @@ def test_a_poison_record_is_dead_lettered_alone(plant: Plant) -> None:
     assert m.state.line("line-7").predictions_seen == 12
 
 
+class FlakyLedger(InMemoryLedger):
+    """Redis away once, when the first request is recorded."""
+
+    failed = False
+
+    async def record(self, events: Sequence[Event], *, sent: bool) -> Transition:
+        if not self.failed and isinstance(events[0], RetrainRequested):
+            self.failed = True
+            raise ConnectionError("redis is restarting")
+        return await super().record(events, sent=sent)
+
+
 def test_a_transient_fault_mid_batch_leaves_no_trace(plant: Plant) -> None:
+    plant.ledger = FlakyLedger()
     m = plant.monitor()
     feed(plant, m, "line-7", ["OK"] * 60)
     before = m.state.checkpoint()
-    records = [record_of(prediction("line-7", 100 + i, "NG"), offset=60 + i) for i in range(30)]
-    plant.published.crash_once(lambda e: isinstance(e, YieldReported))
+    records = [record_of(prediction("line-7", 100 + i, "NG"), offset=60 + i) for i in range(40)]
 
-    with pytest.raises(Crash):
+    with pytest.raises(ConnectionError):
         asyncio.run(handlers.records_arrived(records, m))
     assert m.state.checkpoint() == before  # nothing half-applied
     asyncio.run(handlers.records_arrived(records, m))  # the retry
 
-    assert m.state.line("line-7").predictions_seen == 90
+    assert m.state.line("line-7").predictions_seen == 100
+    assert len(plant.published.of(RetrainRequested)) == 1
+
+
+def test_a_failed_publish_sends_the_same_events_on_the_retry(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60)
+    records = [record_of(prediction("line-7", 100 + i, "NG"), offset=60 + i) for i in range(40)]
+    plant.published.crash_once(lambda e: isinstance(e, RetrainRequested))
+
+    with pytest.raises(Crash):
+        asyncio.run(handlers.records_arrived(records, m))
+    asyncio.run(handlers.records_arrived(records, m))  # the retry: applied once already
+
+    assert m.state.line("line-7").predictions_seen == 100
+    reports = plant.published.of(YieldReported)
+    assert len({r.event_id for r in reports}) == len(set(reports))  # a repeat is the same fact
+    assert len(plant.published.of(RetrainRequested)) == 1
+
+
+class DownCheckpoints(InMemoryCoordination):
+    """Redis gone for checkpoints, after the ledger took a request: as a crash in between."""
+
+    down = False
+
+    async def save_checkpoint(self, name: str, state: dict[str, Any]) -> None:
+        if self.down:
+            raise ConnectionError("redis went away")
+        await super().save_checkpoint(name, state)
+
+
+def test_a_request_derived_again_goes_out_as_it_was_recorded(plant: Plant) -> None:
+    plant.coordination = DownCheckpoints()
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60)
+    records = [record_of(prediction("line-7", 100 + i, "NG"), offset=60 + i) for i in range(40)]
+    plant.coordination.down = True
+    with pytest.raises(ConnectionError):
+        asyncio.run(handlers.records_arrived(records, m))
+    active = asyncio.run(plant.ledger.active())
+    assert active is not None and plant.published.of(RetrainRequested) == []
+    fact = active.fact(Stage.REQUESTED)
+    assert fact is not None
+
+    plant.coordination.down = False
+    plant.clock.now += timedelta(seconds=30)  # the restart takes a while
+    restarted = plant.monitor()
+    asyncio.run(handlers.records_arrived(records, restarted))  # offsets were not committed
+
+    assert plant.published.of(RetrainRequested) == list(fact.events)
