@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -93,6 +95,36 @@ class Fleet:
         deadline = time.monotonic() + 90
         while self.daemons[name].pid() is not None and time.monotonic() < deadline:
             time.sleep(0.1)
+
+    @contextmanager
+    def replica(self, number: int) -> Iterator[str]:
+        """Another inference replica in the same consumer group, on a port of its own; yields
+        its URL and stops it on leaving."""
+        name = f"inference-{number}"
+        port = int(self.urls["inference"].rsplit(":", 1)[1]) + 10 * (number - 1)
+        daemon = Daemon(name, self.daemons["inference"].workdir)
+        env = {
+            **self.env,
+            "YIELDLOOP_INFERENCE__REPLICA_ID": name,
+            "YIELDLOOP_INFERENCE__PORT": str(port),
+        }
+        daemon.start([sys.executable, "-m", "services.inference"], env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            self.wait_url(f"{url}/readyz", daemon)
+            yield url
+        finally:
+            daemon.stop(timeout=60)
+
+    def wait_url(self, url: str, daemon: Daemon, *, timeout: float = 180) -> None:
+        """Wait until a process of ours answers `url` with 200."""
+        deadline = time.monotonic() + timeout
+        while not http_ok(url):
+            if daemon.pid() is None:
+                raise StackError(f"{daemon.name} exited; see {daemon.logfile}\n{daemon.log_tail()}")
+            if time.monotonic() > deadline:
+                raise StackError(f"{daemon.name} not ready within {timeout:.0f} s")
+            time.sleep(0.5)
 
     def kill(self, name: str) -> None:
         """SIGKILL, as `kill -9`: no shutdown hook runs."""

@@ -75,7 +75,7 @@ async def records(settings: CommonSettings) -> list[Record]:
 
 
 def tally(name: str, window: Window, found: list[Record], *, poison_sent: int, fired: bool) -> Row:
-    events, repeats = _events(found, window)
+    events, repeats = facts_of(found, window)
     requests = [e for e in events if isinstance(e, RetrainRequested)]
     iterations = {e.iteration_id for e in requests}
     decided = _ids_by(events, (ModelApproved, ModelRejected), lambda e: e.iteration_id)
@@ -92,7 +92,7 @@ def tally(name: str, window: Window, found: list[Record], *, poison_sent: int, f
         aborted=len(iterations & aborted.keys()),
         max_decisions_per_iteration=max((len(decided[i]) for i in iterations), default=0),
         max_deployments_per_replica_version=max(map(len, deployed.values()), default=0),
-        predictions_lost=_lost(events),
+        predictions_lost=unjudged(events),
         dead_letters=_dead_letters(found, window),
         poison_sent=poison_sent,
         fault_fired=fired,
@@ -102,7 +102,7 @@ def tally(name: str, window: Window, found: list[Record], *, poison_sent: int, f
     )
 
 
-def _events(found: list[Record], window: Window) -> tuple[list[Event], int]:
+def facts_of(found: list[Record], window: Window) -> tuple[list[Event], int]:
     """The window's events of these lines (and of their iterations), each fact once."""
     by_id: dict[object, Event] = {}
     seen = 0
@@ -137,7 +137,7 @@ def _ids_by(events: list[Event], kinds: tuple[type[Event], ...], key: object) ->
     return grouped
 
 
-def _lost(events: list[Event]) -> int:
+def unjudged(events: list[Event]) -> int:
     """Images of the lines without exactly one prediction (a repeat keeps its id)."""
     submitted = {e.event_id for e in events if isinstance(e, ImageSubmitted)}
     predicted: defaultdict[object, set[object]] = defaultdict(set)
