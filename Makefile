@@ -38,5 +38,9 @@ stack-up: setup
 stack-down: setup
 	$(PY) -m yieldloop stack down
 
+# Every figure side by side in one run, on a stack of its own: bench/results/latest.json.
+bench: setup
+	$(PY) -m bench.run
+
 events-doc: setup
 	$(PY) -m yieldloop events-doc --out docs/events.md

@@ -1,0 +1,76 @@
+"""The monitor service's throughput: predictions sent at full speed to a healthy line, timed
+until its YieldReported for the last of them, commits and publishes included."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas import ImageRef, PredictionMade, YieldReported, codec, topic_for
+from services.monitor.config import MonitorConfig
+from services.monitor.domain import LineMonitor
+
+
+def predictions(n: int, line: str) -> list[PredictionMade]:
+    return [
+        PredictionMade(
+            producer="bench",
+            line_id=line,
+            item_id=str(i),
+            image=ImageRef(sha256=f"{i:064x}", uri=f"file:///bench/sha256/{i:064x}"),
+            label="NG" if i % 7 == 0 else "OK",
+            confidence=0.95,
+            model_name="inspection",
+            model_version="1",
+        )
+        for i in range(n)
+    ]
+
+
+def reports_expected(events: list[PredictionMade], config: MonitorConfig) -> int:
+    """How many reports the monitor's own policy gives for these predictions."""
+    line: LineMonitor[ImageRef] = LineMonitor(config.policy())
+    return sum(
+        line.observe(ref=e.image, label=e.label, confidence=e.confidence).report is not None
+        for e in events
+    )
+
+
+async def monitor_per_s(bootstrap: str, config: MonitorConfig, n: int = 20_000) -> float:
+    line = f"bench-monitor-{uuid.uuid4().hex[:6]}"
+    events = predictions(n, line)
+    expected = reports_expected(events, config)
+    bodies = [(codec.encode(e), codec.key(e)) for e in events]
+    consumer = AIOKafkaConsumer(
+        topic_for(YieldReported),
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex}",
+        auto_offset_reset="latest",
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        started = time.perf_counter()
+        sent = [await producer.send(topic_for(PredictionMade), b, key=k) for b, k in bodies]
+        await asyncio.gather(*sent)
+        await _reports(consumer, line, expected)
+        return n / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def _reports(consumer: AIOKafkaConsumer, line: str, expected: int) -> None:
+    needle, seen = f'"line_id":"{line}"'.encode(), 0
+    async with asyncio.timeout(600):
+        while seen < expected:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                seen += sum(needle in r.value for r in records)

@@ -1,0 +1,121 @@
+"""`make bench`: every figure measured side by side in one run, on the bench's own stack, printed
+as one table and written to bench/results/latest.json.
+
+Run: python -m bench.run [--images N]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from bench.footprint import mlflow_rss_mb
+from bench.monitor import monitor_per_s
+from bench.paths import (
+    decode_forward_per_s,
+    demo_pngs,
+    forward_per_s,
+    http_sequential,
+    kafka_per_s,
+    percentile,
+    single_forward_ms,
+)
+from bench.swap import p99, under_load
+from bench.system import log_dir, running_stack
+from services.common.models import load_alias, registry_from
+from services.common.settings import CommonSettings, load_settings
+from services.monitor.config import MonitorSettings
+from yieldloop.fleet import Fleet
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def measure(settings: CommonSettings, images: int) -> dict[str, float]:
+    model = load_alias(registry_from(settings), settings.mlflow.model_name)
+    pngs = demo_pngs(images)
+    figures: dict[str, float] = {
+        "forward_per_s": forward_per_s(model, pngs),
+        "decode_forward_per_s": decode_forward_per_s(model, pngs),
+        "single_forward_ms": single_forward_ms(model, pngs[0]),
+    }
+    with Fleet(log_dir=log_dir()) as fleet:
+        fleet.launch("inference")
+        fleet.wait_ready("inference")
+        figures["kafka_per_s"] = asyncio.run(kafka_per_s(settings, pngs))
+        figures["http_sequential_per_s"], latencies = http_sequential(
+            fleet.inference_url, pngs[:500]
+        )
+        figures["rest_p50_ms"] = percentile(latencies, 0.5)
+        figures["rest_p99_ms"] = percentile(latencies, 0.99)
+        steady = asyncio.run(under_load(settings, fleet.inference_url, pngs, swap=False))
+        swapped = asyncio.run(under_load(settings, fleet.inference_url, pngs, swap=True))
+        figures["swap_requests"] = len(swapped.latencies)
+        figures["swap_failed_requests"] = swapped.failures + steady.failures
+        figures["swap_p99_ratio"] = p99(swapped) / p99(steady)
+        with fleet.replica(2):
+            figures["two_replicas_kafka_per_s"] = asyncio.run(kafka_per_s(settings, pngs))
+        fleet.daemons["inference"].stop()
+        fleet.launch("monitor")
+        fleet.wait_ready("monitor")
+        monitor = load_settings(MonitorSettings).monitor
+        figures["monitor_per_s"] = asyncio.run(monitor_per_s(settings.kafka_bootstrap, monitor))
+    figures["mlflow_rss_mb_jobs_on"] = mlflow_rss_mb(jobs=True, port=45100)
+    figures["mlflow_rss_mb_jobs_off"] = mlflow_rss_mb(jobs=False, port=45101)
+    return ratios(figures)
+
+
+def ratios(f: dict[str, float]) -> dict[str, float]:
+    return {
+        **f,
+        "kafka_over_decode_forward": f["kafka_per_s"] / f["decode_forward_per_s"],
+        "kafka_over_http_sequential": f["kafka_per_s"] / f["http_sequential_per_s"],
+        "rest_p50_overhead_ms": f["rest_p50_ms"] - f["single_forward_ms"],
+        "two_replicas_over_one": f["two_replicas_kafka_per_s"] / f["kafka_per_s"],
+        "mlflow_rss_ratio_off_over_on": f["mlflow_rss_mb_jobs_off"] / f["mlflow_rss_mb_jobs_on"],
+    }
+
+
+ROWS = [
+    ("batched forward only (batch 64)", "forward_per_s", "images/s"),
+    ("PNG decode + batched forward", "decode_forward_per_s", "images/s"),
+    ("Kafka path, producer not waiting", "kafka_per_s", "images/s"),
+    ("  over decode + forward", "kafka_over_decode_forward", "ratio"),
+    ("one sequential POST /predict per image", "http_sequential_per_s", "images/s"),
+    ("  Kafka path over it", "kafka_over_http_sequential", "ratio"),
+    ("REST p50 / p99", "rest_p50_ms", "ms"),
+    ("  p50 over one raw forward", "rest_p50_overhead_ms", "ms"),
+    ("hot swap under load: failed requests", "swap_failed_requests", "count"),
+    ("  p99 with the swap over without", "swap_p99_ratio", "ratio"),
+    ("two inference replicas over one", "two_replicas_over_one", "ratio"),
+    ("monitor, commits and publishes included", "monitor_per_s", "predictions/s"),
+    ("MLflow server RSS, job runner off / on", "mlflow_rss_mb_jobs_off", "MB"),
+]
+
+
+def table(f: dict[str, float]) -> str:
+    lines = [f"{'figure':<44} {'value':>12}  unit", "-" * 66]
+    for label, key, unit in ROWS:
+        value = f"{f[key]:,.2f}" if f[key] < 100 else f"{f[key]:,.0f}"
+        if key == "rest_p50_ms":
+            value = f"{f['rest_p50_ms']:.2f} / {f['rest_p99_ms']:.2f}"
+        if key == "mlflow_rss_mb_jobs_off":
+            value = f"{f[key]:,.0f} / {f['mlflow_rss_mb_jobs_on']:,.0f}"
+        lines.append(f"{label:<44} {value:>12}  {unit}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=3000)
+    args = parser.parse_args()
+    with running_stack(say=lambda _: None) as settings:
+        figures = measure(settings, args.images)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=1))
+    print(table(figures))
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The bench's own stack (ports and state folder of its own) with the first models registered,
+and the services it measures started one at a time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from services.common.settings import CommonSettings, load_settings
+
+BENCH_ENV = {
+    "YIELDLOOP_STACK__STATE_DIR": ".yieldloop/bench",
+    "YIELDLOOP_STACK__KAFKA_PORT": "49092",
+    "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": "49093",
+    "YIELDLOOP_STACK__REDIS_PORT": "46379",
+    "YIELDLOOP_STACK__MLFLOW_PORT": "45000",
+    "YIELDLOOP_INFERENCE__PORT": "48000",
+    "YIELDLOOP_MONITOR__PORT": "48001",
+    "YIELDLOOP_CURATOR__PORT": "48002",
+    "YIELDLOOP_TRAINER__PORT": "48003",
+    "YIELDLOOP_GATEKEEPER__PORT": "48004",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def bench_settings() -> CommonSettings:
+    for key, value in BENCH_ENV.items():
+        os.environ.setdefault(key, value)
+    return load_settings(CommonSettings)
+
+
+@contextmanager
+def running_stack(say: object = print) -> Iterator[CommonSettings]:
+    """Kafka, Redis and MLflow up, the first champion and referees registered."""
+    from yieldloop import stack
+    from yieldloop.bootstrap_models import bootstrap_models
+
+    settings = bench_settings()
+    stack.up(settings, say=say)
+    try:
+        bootstrap_models(settings, say=lambda _: None)
+        yield settings
+    finally:
+        stack.down(settings, say=say)
+
+
+def log_dir() -> Path:
+    from services.common.settings import REPO_ROOT
+
+    return REPO_ROOT / "runs" / "bench-logs"
