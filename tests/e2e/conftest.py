@@ -24,6 +24,14 @@ class System:
     registry: ModelRegistry
     inference_url: str
     workdir: Path
+    fleet: Fleet
+
+    def restart(self, name: str) -> None:
+        """Stop one service and start it again (the inference service serves the champion
+        alias as it stands at start)."""
+        self.fleet.daemons[name].stop(timeout=60)
+        self.fleet.launch(name)
+        self.fleet.wait_ready(name)
 
     def served_model(self) -> dict[str, str]:
         with urllib.request.urlopen(f"{self.inference_url}/model", timeout=5) as response:
@@ -37,4 +45,4 @@ def system(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     workdir = tmp_path_factory.mktemp("e2e")
     with Fleet(log_dir=workdir / "logs") as fleet:
         fleet.start()
-        yield System(settings, registry_from(settings), fleet.inference_url, workdir)
+        yield System(settings, registry_from(settings), fleet.inference_url, workdir, fleet)
