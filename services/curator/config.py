@@ -17,7 +17,7 @@ class CuratorConfig(Listens):
     confidence_threshold: float = Field(0.7, ge=0, le=1)
     margin_share: float = Field(0.5, gt=0, le=1)
     max_class_share: float = Field(0.9, ge=0.5, le=1)
-    referee_max_confidence_drop: float = Field(0.1, ge=0, le=1)
+    referee_max_confidence_drop: float = Field(0.2, ge=0, le=1)
     referee_max_balance_shift: float = Field(0.05, ge=0, le=1)
     referee_balance_alpha: float = Field(0.001, gt=0, lt=1)
     val_ratio: float = Field(0.1, ge=0, lt=1)
