@@ -5,11 +5,12 @@ CACHE ?= $(HOME)/.cache/yieldloop
 VENV ?= $(CACHE)/venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+ARGS ?=
 export YIELDLOOP_VENV := $(VENV)
 export PYTHONPATH := $(CURDIR)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo test unit lint stack-up stack-down events-doc bench efficacy
+.PHONY: setup demo test unit lint chaos stack-up stack-down events-doc bench efficacy
 
 setup:
 	@deploy/setup.sh
@@ -23,6 +24,10 @@ efficacy: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault injection on a stack of its own; ARGS=--quick runs one round of every scenario.
+chaos: setup
+	$(PY) -m yieldloop chaos $(ARGS)
 
 unit: setup
 	$(PY) -m pytest tests/unit

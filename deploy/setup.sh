@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make demo` and `make test` need on a fresh Debian machine:
-# system packages (Java 17, Maven, redis-server), the Python environment (kept in a cache outside
-# the checkout, so a fresh clone reuses it), and the Kafka broker jars (Maven's cache).
+# system packages (Java 17, Maven, redis-server, Chromium and its driver for the browser tests),
+# the Python environment (kept in a cache outside the checkout, so a fresh clone reuses it), and
+# the Kafka broker jars (Maven's cache).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${YIELDLOOP_CACHE:-$HOME/.cache/yieldloop}
@@ -13,6 +14,9 @@ need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The dashboard's tests drive Debian's Chromium (never a browser downloaded by Playwright).
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo

@@ -85,6 +85,7 @@ def curate_iteration(
             previous=previous_manifest(base, c),
             classes=base.classes,
             policy=c.config.policy(),
+            parent_sha256=base.tags.get("manifest_sha256") or None,
         )
     except NotEnoughSamples as exc:
         record(event, c, figures=figures, outcome="too_few")

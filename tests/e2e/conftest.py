@@ -26,13 +26,6 @@ class System:
     workdir: Path
     fleet: Fleet
 
-    def restart(self, name: str) -> None:
-        """Stop one service and start it again (the inference service serves the champion
-        alias as it stands at start)."""
-        self.fleet.daemons[name].stop(timeout=60)
-        self.fleet.launch(name)
-        self.fleet.wait_ready(name)
-
     def served_model(self) -> dict[str, str]:
         with urllib.request.urlopen(f"{self.inference_url}/model", timeout=5) as response:
             return dict(json.load(response))

@@ -57,7 +57,7 @@ def demo_models_restored(system: System) -> Iterator[dict[str, ModelVersion]]:
         for name, mv in before.items():
             if mv is not None:
                 system.registry.set_alias(name, CHAMPION, mv.version)
-        system.restart("inference")
+        system.fleet.relaunch("inference")
 
 
 async def feed_and_follow(system: System, folder: Path) -> list[Event]:
@@ -93,7 +93,7 @@ def test_class_folders_become_a_line_whose_drift_goes_through_one_iteration(
             assert new is not None and new.version != old.version
             assert new.classes == ("NG", "OK") and new.tags["image_size"] == "48"
             assert new.tags["source"] == f"import:{labelled}"
-        system.restart("inference")
+        system.fleet.relaunch("inference")
         champion = system.registry.by_alias(system.settings.mlflow.model_name, CHAMPION)
         assert champion is not None and system.served_model()["version"] == champion.version
 
