@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas import Event, RetrainQueued, RetrainRequested
 from yieldloop.audit.collect import LinePredictions
+from yieldloop.audit.sections import fired
 
 MONITOR = "monitor"
 
@@ -35,11 +36,6 @@ def triggers(events: Iterable[Event], lines: Mapping[str, LinePredictions]) -> l
         at = e.occurred_at.isoformat()
         found.append(Trigger(e.line_id, e.iteration_id, kind, index, at, fired(e)))
     return found
-
-
-def fired(e: RetrainRequested | RetrainQueued) -> str:
-    """The signal a trigger names; one recorded before the label-free signals was the yield."""
-    return e.signal or "yield"
 
 
 def compare(recorded: list[Trigger], replayed: list[Trigger]) -> dict[str, Any]:
