@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,25 +24,13 @@ from schemas import (
     RetrainRequested,
 )
 from services.common.registry import CHAMPION, ModelVersion
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, yieldloop
 from tests.user_line import write_labelled, write_unlabelled
 from yieldloop.watch import Watcher
 
 pytestmark = pytest.mark.e2e
 LINE = "e2e-own-line"
 DECISIONS = (ModelApproved, ModelRejected, IterationAborted)
-
-
-def yieldloop(*args: str) -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it (the test stack's settings are in the environment)."""
-    return subprocess.run(
-        [sys.executable, "-m", "yieldloop", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=os.environ.copy(),
-    )
 
 
 @contextmanager
@@ -86,7 +73,8 @@ def test_class_folders_become_a_line_whose_drift_goes_through_one_iteration(
     line = write_unlabelled(tmp_path / "line", 760)
 
     with demo_models_restored(system) as demo:
-        imported = yieldloop("import", str(labelled), "--image-size", "48", "--force")
+        imported = yieldloop("import", str(labelled), "--image-size", "48", "--force", timeout=1200)
+        assert imported.returncode == 0, imported.stderr
         assert "640 images of NG, OK at 48 px" in imported.stdout
         for name, old in demo.items():
             new = system.registry.by_alias(name, CHAMPION)

@@ -15,18 +15,12 @@ from services.monitor.domain import (
     Verdict,
     WindowHealth,
 )
-from services.monitor.signals import Signal, SignalPolicy
+from services.monitor.signals import Signal
+from tests.unit.test_monitor_signals import EVERY_SIGNAL
 
 # The label-free signals have scenarios of their own (test_monitor_signals.py); here only
 # yield may open an iteration.
-YIELD_ONLY = SignalPolicy(
-    enabled=frozenset({Signal.YIELD}),
-    mix_shift=0.3,
-    confidence_drop=0.15,
-    low_confidence_rise=0.25,
-    input_shift=1.0,
-    input_recover_margin=0.25,
-)
+YIELD_ONLY = replace(EVERY_SIGNAL, enabled=frozenset({Signal.YIELD}))
 
 # Small numbers so each scenario reads at a glance: a window of 10, a drop confirmed over 20.
 POLICY = MonitorPolicy(
