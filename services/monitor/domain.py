@@ -7,7 +7,7 @@ margin) for `confirm_predictions` and is still out. The line is healthy again wh
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -108,12 +108,83 @@ class Verdict(Generic[Ref]):
     trigger: Trigger[Ref] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Seen(Generic[Ref]):
     ref: Ref
     label: str
     confidence: float
-    features: Features = field(default_factory=dict)
+    features: Features
+
+
+class Window(Generic[Ref]):
+    """A line's recent predictions with their running sums, so that every signal reads the
+    window in time that does not grow with its length."""
+
+    def __init__(self, size: int, low_below: float) -> None:
+        self.size, self.low_below = size, low_below
+        self.seen: deque[_Seen[Ref]] = deque()
+        self.labels: Counter[str] = Counter()
+        self.confidence = 0.0
+        self.low = 0
+        self.features: dict[str, float] = {}  # each feature's sum
+        self.featured: dict[str, int] = {}  # how many in the window carry each feature
+        self._until_recount = size
+
+    def __len__(self) -> int:
+        return len(self.seen)
+
+    def __iter__(self) -> Iterator[_Seen[Ref]]:
+        return iter(self.seen)
+
+    @property
+    def full(self) -> bool:
+        return len(self.seen) == self.size
+
+    def push(self, seen: _Seen[Ref]) -> None:
+        if len(self.seen) == self.size:
+            self._count(self.seen.popleft(), -1)
+        self.seen.append(seen)
+        self._count(seen, 1)
+        self._until_recount -= 1
+        if not self._until_recount:  # float sums drift as values come and go: start them afresh
+            self._recount()
+
+    def clear(self) -> None:
+        self.seen.clear()
+        self._recount()
+
+    def ok_share(self, ok_labels: frozenset[str]) -> float:
+        return sum(self.labels[ok] for ok in ok_labels) / len(self.seen)
+
+    @property
+    def mean_confidence(self) -> float:
+        return self.confidence / len(self.seen)
+
+    @property
+    def low_share(self) -> float:
+        return self.low / len(self.seen)
+
+    def feature_means(self) -> dict[str, float]:
+        return {
+            k: total / self.featured[k] for k, total in self.features.items() if self.featured[k]
+        }
+
+    def _count(self, seen: _Seen[Ref], sign: int) -> None:
+        self.labels[seen.label] += sign
+        self.confidence += sign * seen.confidence
+        if seen.confidence < self.low_below:
+            self.low += sign
+        sums, featured = self.features, self.featured
+        for name, value in seen.features.items():
+            sums[name] = sums.get(name, 0.0) + sign * value
+            featured[name] = featured.get(name, 0) + sign
+
+    def _recount(self) -> None:
+        self.labels, self.confidence, self.low = Counter(), 0.0, 0
+        self.features, self.featured = {}, {}
+        for seen in self.seen:
+            self._count(seen, 1)
+        self._until_recount = self.size
 
 
 class LineMonitor(Generic[Ref]):
@@ -121,8 +192,9 @@ class LineMonitor(Generic[Ref]):
 
     def __init__(self, policy: MonitorPolicy) -> None:
         self._policy = policy
-        self._window: deque[_Seen[Ref]] = deque(maxlen=policy.recent_window)
+        self._window: Window[Ref] = Window(policy.recent_window, policy.low_confidence)
         self._reference = Reference(policy.baseline_predictions)
+        self._baseline: float | None = None
         self._drop: deque[Ref] = deque(maxlen=policy.sample_limit)
         self._out: dict[Signal, int] = {}  # signals out of bounds: predictions since they left
         self._state = LineState.WARMING
@@ -140,9 +212,11 @@ class LineMonitor(Generic[Ref]):
 
     @property
     def baseline(self) -> float | None:
-        if self._reference.labels.total() < self._policy.baseline_predictions:
-            return None
-        return self._ok_share(self._reference.labels)
+        if self._baseline is None:
+            labels = self._reference.labels
+            if labels.total() >= self._policy.baseline_predictions:  # learned in full: it stays
+                self._baseline = self._ok_share(labels)
+        return self._baseline
 
     @property
     def threshold(self) -> float | None:
@@ -153,7 +227,7 @@ class LineMonitor(Generic[Ref]):
     ) -> Verdict[Ref]:
         self._predictions += 1
         self._in_state += 1
-        self._window.append(_Seen(ref, label, confidence, dict(features or {})))
+        self._window.push(_Seen(ref, label, confidence, features or {}))
         trigger = self._advance(ref)
         if self._state in (LineState.WARMING, LineState.HEALTHY):
             low = confidence < self._policy.low_confidence
@@ -204,7 +278,8 @@ class LineMonitor(Generic[Ref]):
     ) -> LineMonitor[Ref]:
         """The line as it was checkpointed: same windows, same state, same counts."""
         line: LineMonitor[Ref] = cls(policy)
-        line._window.extend(_Seen(load(s[0]), s[1], s[2], *s[3:]) for s in snapshot["window"])
+        for s in snapshot["window"]:
+            line._window.push(_Seen(load(s[0]), s[1], s[2], s[3] if len(s) > 3 else {}))
         saved = snapshot["reference"]
         # A checkpoint from before the label-free signals holds only the label counts.
         line._reference = Reference.restore(
@@ -221,7 +296,7 @@ class LineMonitor(Generic[Ref]):
         return line
 
     def _advance(self, ref: Ref) -> Trigger[Ref] | None:
-        state, full = self._state, len(self._window) == self._policy.recent_window
+        state, full = self._state, self._window.full
         if (state is LineState.WARMING and full) or state is LineState.HEALTHY:
             self._settle()
         elif state is LineState.DEGRADED:
@@ -231,7 +306,7 @@ class LineMonitor(Generic[Ref]):
         return None
 
     def _settle(self) -> None:
-        if len(self._window) < self._policy.recent_window:
+        if not self._window.full:
             self._enter(LineState.WARMING)
             return
         out = [r.signal for r in self._readings() if r.out]
@@ -294,15 +369,12 @@ class LineMonitor(Generic[Ref]):
         if Signal.YIELD in enabled and threshold is not None:
             readings.append(yield_reading(self._yield(), threshold, p.recover_margin))
         if Signal.MIX in enabled and self.baseline is not None:
-            labels = Counter(seen.label for seen in window)
-            readings.append(mix_reading(labels, ref, p.signals.mix_shift, p.recover_margin))
+            readings.append(mix_reading(window.labels, ref, p.signals.mix_shift, p.recover_margin))
         if Signal.CONFIDENCE in enabled and ref.confidence.n >= p.baseline_predictions:
-            confidences = [seen.confidence for seen in window]
-            readings.append(
-                confidence_reading(confidences, p.low_confidence, ref, p.signals, p.recover_margin)
-            )
-        if Signal.INPUT in enabled:
-            found = input_reading([s.features for s in window], ref.ready_features(), p.signals)
+            mean, low = window.mean_confidence, window.low_share
+            readings.append(confidence_reading(mean, low, ref, p.signals, p.recover_margin))
+        if Signal.INPUT in enabled and ref.features:
+            found = input_reading(window.feature_means(), ref.ready_features(), p.signals)
             readings += [found] if found is not None else []
         return readings
 
@@ -320,33 +392,29 @@ class LineMonitor(Generic[Ref]):
         return sum(labels[ok] for ok in self._policy.ok_labels) / labels.total()
 
     def _yield(self) -> float:
-        return self._ok_share(Counter(seen.label for seen in self._window))
+        return self._window.ok_share(self._policy.ok_labels)
 
     def _report_if_due(self) -> WindowHealth | None:
         self._since_report += 1
-        full = len(self._window) == self._policy.recent_window
-        routine = full and self._since_report >= self._policy.report_every
+        routine = self._window.full and self._since_report >= self._policy.report_every
         if not routine and self._state is self._reported_state:
             return None
         self._since_report, self._reported_state = 0, self._state
         return self._health()
 
     def _health(self) -> WindowHealth:
-        policy, labels = self._policy, Counter(seen.label for seen in self._window)
-        confidences = [seen.confidence for seen in self._window]
-        low = sum(c < policy.low_confidence for c in confidences)
-        reference = self._reference
-        shift = total_variation(labels, reference.labels) if self.baseline is not None else 0.0
-        moved = input_reading(
-            [s.features for s in self._window], reference.ready_features(), policy.signals
+        policy, window, reference = self._policy, self._window, self._reference
+        shift = (
+            total_variation(window.labels, reference.labels) if self.baseline is not None else 0.0
         )
+        moved = input_reading(window.feature_means(), reference.ready_features(), policy.signals)
         return WindowHealth(
-            window_size=len(confidences),
-            yield_rate=self._ok_share(labels),
+            window_size=len(window),
+            yield_rate=self._yield(),
             threshold=self.threshold,
             baseline=self.baseline,
-            mean_confidence=sum(confidences) / len(confidences),
-            low_confidence_share=low / len(confidences),
+            mean_confidence=window.mean_confidence,
+            low_confidence_share=window.low_share,
             mix_shift=shift,
             input_shift=moved.value if moved is not None else None,
             out_of_bounds=tuple(str(s) for s in PRIORITY if s in self._out),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,6 +87,13 @@ class Reference:
     confidence: Moments = field(default_factory=Moments)
     low: Moments = field(default_factory=Moments)
     features: dict[str, Moments] = field(default_factory=dict)
+    # Each feature's mean and spread once learned: read for every prediction, computed once.
+    _ready: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, moments in self.features.items():
+            if moments.n >= self.size:
+                self._ready[name] = (moments.mean, moments.spread)
 
     def learn(
         self, label: str, confidence: float, low: bool, features: Mapping[str, float]
@@ -97,15 +104,19 @@ class Reference:
             self.confidence.add(confidence)
             self.low.add(float(low))
         for name, value in features.items():
+            if name in self._ready:
+                continue
             moments = self.features.setdefault(name, Moments())
-            if moments.n < self.size:
-                moments.add(value)
+            moments.add(value)
+            if moments.n >= self.size:
+                self._ready[name] = (moments.mean, moments.spread)
 
     def forget_model(self) -> None:
-        self.confidence, self.low, self.features = Moments(), Moments(), {}
+        self.confidence, self.low, self.features, self._ready = Moments(), Moments(), {}, {}
 
-    def ready_features(self) -> dict[str, Moments]:
-        return {k: m for k, m in self.features.items() if m.n >= self.size}
+    def ready_features(self) -> Mapping[str, tuple[float, float]]:
+        """Mean and spread of each feature learned in full."""
+        return self._ready
 
     def snapshot(self) -> dict[str, Any]:
         moments = {"confidence": self.confidence, "low": self.low, **self.features}
@@ -158,10 +169,9 @@ def mix_reading(labels: Counter[str], ref: Reference, limit: float, margin: floa
 
 
 def confidence_reading(
-    confidences: Sequence[float], low_below: float, ref: Reference, p: SignalPolicy, margin: float
+    mean: float, low: float, ref: Reference, p: SignalPolicy, margin: float
 ) -> Reading:
-    mean = sum(confidences) / len(confidences)
-    low = sum(c < low_below for c in confidences) / len(confidences)
+    """The window's mean confidence and low-confidence share against the reference's."""
     floor, ceiling = ref.confidence.mean - p.confidence_drop, ref.low.mean + p.low_confidence_rise
     fell, rose = mean < floor, low > ceiling
     says = (
@@ -180,14 +190,15 @@ def confidence_reading(
 
 
 def input_reading(
-    windows: Sequence[Mapping[str, float]], reference: Mapping[str, Moments], p: SignalPolicy
+    means: Mapping[str, float], reference: Mapping[str, tuple[float, float]], p: SignalPolicy
 ) -> Reading | None:
-    """The feature whose window mean moved furthest from its reference, in reference spreads."""
-    shifts: dict[str, float] = {}
-    for name, moments in reference.items():
-        values = [w[name] for w in windows if name in w]
-        if values:
-            shifts[name] = abs(sum(values) / len(values) - moments.mean) / moments.spread
+    """The feature whose window mean moved furthest from its reference (mean and spread per
+    feature), in reference spreads."""
+    shifts = {
+        name: abs(means[name] - mean) / spread
+        for name, (mean, spread) in reference.items()
+        if name in means
+    }
     if not shifts:
         return None
     name = max(shifts, key=lambda k: shifts[k])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -13,7 +14,9 @@ from services.monitor.domain import (
     MonitorPolicy,
     Trigger,
     Verdict,
+    Window,
     WindowHealth,
+    _Seen,
 )
 from services.monitor.signals import Signal
 from tests.unit.test_monitor_signals import EVERY_SIGNAL
@@ -299,3 +302,25 @@ def test_reports_carry_the_label_free_signals() -> None:
 def test_a_policy_with_an_empty_window_is_refused() -> None:
     with pytest.raises(ValueError):
         MonitorPolicy(recent_window=0, signals=YIELD_ONLY)
+
+
+def test_the_window_keeps_its_running_sums_equal_to_a_fresh_count() -> None:
+    rng = random.Random(3)
+    window: Window[int] = Window(size=29, low_below=0.6)
+    for i in range(5000):
+        features = {"brightness": rng.random(), "edges": rng.random()} if i % 7 else {}
+        window.push(_Seen(i, rng.choice(["OK", "NG", "unsure"]), rng.random(), features))
+        if i % 1000 == 500:
+            window.clear()
+    fresh: Window[int] = Window(size=29, low_below=0.6)
+    for seen in window:
+        fresh.push(seen)
+
+    assert len(window) == 29 and window.full
+    assert +window.labels == +fresh.labels
+    assert window.mean_confidence == pytest.approx(fresh.mean_confidence, abs=1e-12)
+    assert window.low_share == fresh.low_share
+    assert window.feature_means() == pytest.approx(fresh.feature_means(), abs=1e-12)
+    seen = list(window)
+    assert window.ok_share(frozenset({"OK"})) == sum(s.label == "OK" for s in seen) / 29
+    assert window.low_share == sum(s.confidence < 0.6 for s in seen) / 29
