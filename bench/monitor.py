@@ -10,11 +10,19 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import ImageRef, PredictionMade, YieldReported, codec, topic_for
+from services.common.image_stats import image_stats
+from services.common.images import decode_image, encode_png
 from services.monitor.config import MonitorConfig
 from services.monitor.domain import LineMonitor
+from yieldloop.demo_line import DemoLine
 
 
 def predictions(n: int, line: str) -> list[PredictionMade]:
+    """As the inference service sends them: with each image's statistics for the input signal."""
+    stats = [
+        {k: round(v, 5) for k, v in image_stats(decode_image(encode_png(p.image))).items()}
+        for p in DemoLine(seed=3).parts(200, drift=False)
+    ]
     return [
         PredictionMade(
             producer="bench",
@@ -25,6 +33,7 @@ def predictions(n: int, line: str) -> list[PredictionMade]:
             confidence=0.95,
             model_name="inspection",
             model_version="1",
+            input_stats=stats[i % len(stats)],
         )
         for i in range(n)
     ]
@@ -34,7 +43,10 @@ def reports_expected(events: list[PredictionMade], config: MonitorConfig) -> int
     """How many reports the monitor's own policy gives for these predictions."""
     line: LineMonitor[ImageRef] = LineMonitor(config.policy())
     return sum(
-        line.observe(ref=e.image, label=e.label, confidence=e.confidence).report is not None
+        line.observe(
+            ref=e.image, label=e.label, confidence=e.confidence, features=e.input_stats
+        ).report
+        is not None
         for e in events
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 from bench.footprint import mlflow_rss_mb
@@ -29,11 +30,17 @@ from services.monitor.config import MonitorSettings
 from yieldloop.fleet import Fleet
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+WARM_UP = 300  # images through a path before it is timed
+
+
+def say(step: str) -> None:
+    print(f"bench: {step}...", file=sys.stderr, flush=True)
 
 
 def measure(settings: CommonSettings, images: int) -> dict[str, float]:
     model = load_alias(registry_from(settings), settings.mlflow.model_name)
     pngs = demo_pngs(images)
+    say("forward and decode + forward")
     figures: dict[str, float] = {
         "forward_per_s": forward_per_s(model, pngs),
         "decode_forward_per_s": decode_forward_per_s(model, pngs),
@@ -42,24 +49,34 @@ def measure(settings: CommonSettings, images: int) -> dict[str, float]:
     with Fleet(log_dir=log_dir()) as fleet:
         fleet.launch("inference")
         fleet.wait_ready("inference")
+        say("Kafka path")
+        asyncio.run(
+            kafka_per_s(settings, pngs[:WARM_UP])
+        )  # the group joined, the first batches run
         figures["kafka_per_s"] = asyncio.run(kafka_per_s(settings, pngs))
+        say("REST, sequential")
         figures["http_sequential_per_s"], latencies = http_sequential(
             fleet.inference_url, pngs[:500]
         )
         figures["rest_p50_ms"] = percentile(latencies, 0.5)
         figures["rest_p99_ms"] = percentile(latencies, 0.99)
+        say("hot swap under load")
         steady = asyncio.run(under_load(settings, fleet.inference_url, pngs, swap=False))
         swapped = asyncio.run(under_load(settings, fleet.inference_url, pngs, swap=True))
         figures["swap_requests"] = len(swapped.latencies)
         figures["swap_failed_requests"] = swapped.failures + steady.failures
         figures["swap_p99_ratio"] = p99(swapped) / p99(steady)
+        say("two replicas")
         with fleet.replica(2):
+            asyncio.run(kafka_per_s(settings, pngs[:WARM_UP]))
             figures["two_replicas_kafka_per_s"] = asyncio.run(kafka_per_s(settings, pngs))
+        say("monitor")
         fleet.daemons["inference"].stop()
         fleet.launch("monitor")
         fleet.wait_ready("monitor")
         monitor = load_settings(MonitorSettings).monitor
         figures["monitor_per_s"] = asyncio.run(monitor_per_s(settings.kafka_bootstrap, monitor))
+    say("MLflow footprint")
     figures["mlflow_rss_mb_jobs_on"] = mlflow_rss_mb(jobs=True, port=45100)
     figures["mlflow_rss_mb_jobs_off"] = mlflow_rss_mb(jobs=False, port=45101)
     return ratios(figures)

@@ -13,7 +13,7 @@ class InferenceConfig(Listens):
     # Stable across restarts: a replica reports each version it serves once. The host name is
     # the pod name on Kubernetes; several replicas on one host set it in the environment.
     replica_id: str = Field(default_factory=socket.gethostname, min_length=1)
-    batch_max: int = Field(64, ge=1)
+    batch_max: int = Field(256, ge=1)
     batch_wait_ms: int = Field(10, ge=0)
     batch_record_bytes: int = Field(512, ge=1)  # a typical ImageSubmitted, to size fetches
     rest_line_id: str = "rest"
