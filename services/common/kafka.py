@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias, TypedDict
 
 from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -83,6 +83,25 @@ async def send_dead_letter(broker: KafkaBroker, record: Record, exc: BaseExcepti
         DEAD_LETTER,
         key=record.key,
         headers={**headers, "x-error": repr(exc)[:1000], "x-origin": origin},
+    )
+
+
+class Batches(TypedDict):
+    batch: Literal[True]
+    max_records: int
+    fetch_min_bytes: int
+    fetch_max_wait_ms: int
+
+
+def batches(max_records: int, *, wait_ms: int, record_bytes: int) -> Batches:
+    """A batch subscriber's settings for batches by time as well as count: the broker answers a
+    fetch once a full batch's worth of bytes is there or `wait_ms` has passed, whichever comes
+    first. Prompt at a trickle, full batches under load."""
+    return Batches(
+        batch=True,
+        max_records=max_records,
+        fetch_min_bytes=max_records * record_bytes,
+        fetch_max_wait_ms=wait_ms,
     )
 
 

@@ -14,6 +14,7 @@ from services.common.images import CorruptImage, NotAnImage
 from services.common.kafka import (
     Record,
     assigned,
+    batches,
     make_broker,
     publisher,
     raw_batch,
@@ -37,13 +38,8 @@ def subscribe(broker: KafkaBroker, svc: Inference) -> LogicSubscriber[Any]:
     images = broker.subscriber(
         topic_for(ImageSubmitted),
         group_id=GROUP,
-        batch=True,
-        max_records=c.batch_max,
-        # Batches by time as well as count: the broker answers a fetch once a batch's worth of
-        # bytes is there or `batch_wait_ms` has passed, whichever comes first.
-        fetch_min_bytes=c.batch_max * c.batch_record_bytes,
-        fetch_max_wait_ms=c.batch_wait_ms,
         auto_offset_reset="earliest",
+        **batches(c.batch_max, wait_ms=c.batch_wait_ms, record_bytes=c.batch_record_bytes),
     )
 
     @images(decoder=raw_batch)

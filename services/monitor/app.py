@@ -9,7 +9,14 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from schemas import IterationAborted, ModelDeployed, ModelRejected, PredictionMade, topic_for
-from services.common.kafka import Record, make_broker, publisher, raw_batch, send_dead_letter
+from services.common.kafka import (
+    Record,
+    batches,
+    make_broker,
+    publisher,
+    raw_batch,
+    send_dead_letter,
+)
 from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
 from services.common.wiring import service_for
@@ -23,12 +30,12 @@ log = logging.getLogger(__name__)
 
 
 def subscribe(broker: KafkaBroker, m: Monitor) -> None:
+    c = m.config
     records = broker.subscriber(
         *(topic_for(kind) for kind in FOLLOWS),
         group_id=GROUP,
-        batch=True,
-        max_records=m.config.batch_max,
         auto_offset_reset="earliest",
+        **batches(c.batch_max, wait_ms=c.batch_wait_ms, record_bytes=c.batch_record_bytes),
     )
 
     @records(decoder=raw_batch)

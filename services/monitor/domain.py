@@ -195,6 +195,7 @@ class LineMonitor(Generic[Ref]):
         self._window: Window[Ref] = Window(policy.recent_window, policy.low_confidence)
         self._reference = Reference(policy.baseline_predictions)
         self._baseline: float | None = None
+        self.changes = 0  # counts what changed the line, so a snapshot of it can be reused
         self._drop: deque[Ref] = deque(maxlen=policy.sample_limit)
         self._out: dict[Signal, int] = {}  # signals out of bounds: predictions since they left
         self._state = LineState.WARMING
@@ -225,6 +226,7 @@ class LineMonitor(Generic[Ref]):
     def observe(
         self, *, ref: Ref, label: str, confidence: float, features: Features | None = None
     ) -> Verdict[Ref]:
+        self.changes += 1
         self._predictions += 1
         self._in_state += 1
         self._window.push(_Seen(ref, label, confidence, features or {}))
@@ -237,12 +239,14 @@ class LineMonitor(Generic[Ref]):
     def end_iteration(self, *, repaired: bool = True) -> None:
         """The iteration ended; one that did not repair the line is retried only after a longer
         cooldown, so a drift the system cannot fix never becomes a retrain storm."""
+        self.changes += 1
         if self._state is LineState.IN_ITERATION:
             p = self._policy
             self._cool_down(p.cooldown_predictions if repaired else p.retry_cooldown_predictions)
 
     def release_trigger(self) -> None:
         """The iteration could not start: watch the drop again, confirming it afresh."""
+        self.changes += 1
         if self._state is not LineState.IN_ITERATION:
             return
         if self._drop:
@@ -254,6 +258,7 @@ class LineMonitor(Generic[Ref]):
     def model_changed(self) -> None:
         """A new model serves: what the window held says nothing about it, and its confidence
         and the input it now sees are learned afresh as the new normal."""
+        self.changes += 1
         self._window.clear()
         self._drop.clear()
         self._reference.forget_model()

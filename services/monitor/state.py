@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import Event, ImageRef, codec, decode_any
-from services.monitor.domain import LineMonitor, MonitorPolicy
+from services.monitor.domain import LineMonitor, MonitorPolicy, Snapshot
 
 Checkpoint = dict[str, Any]
 
@@ -36,6 +36,9 @@ class MonitorState:
     waiting: dict[str, Wait] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)  # "topic/partition" -> next to apply
     outbox: list[Event] = field(default_factory=list)
+    # Each line's last snapshot and its change count then: a line that saw nothing since is not
+    # dumped again (the timer checkpoints every line each tick).
+    _snapshots: dict[str, tuple[int, Snapshot]] = field(default_factory=dict, repr=False)
 
     def line(self, line_id: str) -> LineMonitor[ImageRef]:
         if line_id not in self.lines:
@@ -50,9 +53,15 @@ class MonitorState:
     def advance(self, topic: str, partition: int, offset: int) -> None:
         self.offsets[f"{topic}/{partition}"] = offset + 1
 
+    def _snapshot(self, line_id: str, line: LineMonitor[ImageRef]) -> Snapshot:
+        cached = self._snapshots.get(line_id)
+        if cached is None or cached[0] != line.changes:
+            cached = self._snapshots[line_id] = (line.changes, line.snapshot(dump_ref))
+        return cached[1]
+
     def checkpoint(self) -> Checkpoint:
         return {
-            "lines": {k: line.snapshot(dump_ref) for k, line in self.lines.items()},
+            "lines": {k: self._snapshot(k, line) for k, line in self.lines.items()},
             "waiting": {k: [w.iteration_id, w.drop_id] for k, w in self.waiting.items()},
             "offsets": dict(self.offsets),
             "outbox": [codec.encode(e).decode() for e in self.outbox],

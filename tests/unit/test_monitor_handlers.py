@@ -29,6 +29,7 @@ from services.monitor import handlers
 from services.monitor.bootstrap import Monitor, bootstrap
 from services.monitor.config import MonitorConfig, MonitorSettings
 from services.monitor.domain import LineState
+from services.monitor.state import MonitorState
 from tests.fakes import Crash, DeadLetters, Published, record_of
 
 CONFIG = MonitorConfig(
@@ -339,3 +340,17 @@ def test_a_request_derived_again_goes_out_as_it_was_recorded(plant: Plant) -> No
     asyncio.run(handlers.records_arrived(records, restarted))  # offsets were not committed
 
     assert plant.published.of(RetrainRequested) == list(fact.events)
+
+
+def test_a_checkpoint_dumps_again_only_the_lines_that_changed(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 30)
+    feed(plant, m, "line-8", ["OK"] * 30)
+    first = m.state.checkpoint()
+    feed(plant, m, "line-8", ["NG"] * 5)
+    second = m.state.checkpoint()
+
+    assert second["lines"]["line-7"] is first["lines"]["line-7"]  # reused, not dumped again
+    assert second["lines"]["line-8"]["counts"][0] == first["lines"]["line-8"]["counts"][0] + 5
+    fresh = MonitorState.restore(m.state.policy, second).checkpoint()
+    assert fresh == second
