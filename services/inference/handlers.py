@@ -159,10 +159,13 @@ def decode_members(
 
 
 async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
-    """Uploads judged in one forward, stored, and reported like images from the line."""
-    model, verdicts = await judge(np.stack([pixels for _, pixels, _ in uploads]), "rest", svc)
-    kept = await asyncio.to_thread(
-        lambda: [(stored(data, svc), rounded(image_stats(pixels))) for _, pixels, data in uploads]
+    """Uploads judged in one forward while they are stored, and reported like images from the
+    line."""
+    (model, verdicts), kept = await asyncio.gather(
+        judge(np.stack([pixels for _, pixels, _ in uploads]), "rest", svc),
+        asyncio.to_thread(
+            lambda: [(stored(data, svc), rounded(image_stats(px))) for _, px, data in uploads]
+        ),
     )
     line = svc.config.rest_line_id
     await svc.publish.all(
