@@ -103,4 +103,31 @@ def one_of_each(producer: str = "test") -> list[s.Event]:
             warmup_ms=3.0,
         ),
         s.AlertRaised(**common, severity="warning", summary="rejected", iteration_id="it-1"),
+        s.ReviewRequested(
+            **common,
+            **IT,
+            item=IMAGE.sha256,
+            image=IMAGE,
+            reason="disagreement",
+            votes=[
+                s.RefereeVote(referee="referee-b1", label="OK", confidence=0.9),
+                s.RefereeVote(referee="referee-b2", label="NG", confidence=0.8),
+            ],
+            informativeness=1.8,
+            classes=["NG", "OK"],
+            served_label="NG",
+        ),
+        s.LabelProvided(
+            **common, **IT, item=IMAGE.sha256, image=IMAGE, label="OK", reviewer="inspector"
+        ),
+        s.ModelRolledBack(
+            producer=producer,
+            correlation_id="rb-1",
+            rollback_id="rb-1",
+            model_name="inspection",
+            version="1",
+            from_version="2",
+            reason="defects escape since v2",
+            actor="operator",
+        ),
     ]
