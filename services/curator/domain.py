@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.datasets import DatasetManifest, ManifestEntry, Split
 
@@ -27,6 +27,7 @@ class Labelled:
     sha256: str
     uri: str
     label: str
+    source: str | None = None  # None: the iteration's referees; "review:<who>" for a person
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Selection:
     kept: list[Labelled]
     disagreements: list[Candidate]
     unsure: list[Candidate]
+    votes: dict[str, tuple[Vote, Vote]] = field(default_factory=dict)  # of each dropped one
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ def select(
             selection.disagreements.append(candidate)
         elif min(vote1.confidence, vote2.confidence) >= threshold:
             selection.kept.append(Labelled(candidate.sha256, candidate.uri, vote1.label))
+            continue
         else:
             selection.unsure.append(candidate)
+        selection.votes[candidate.sha256] = (vote1, vote2)
     return selection
 
 
@@ -114,9 +118,11 @@ def curate(
     classes: Sequence[str],
     policy: CommitteePolicy,
     parent_sha256: str | None = None,
+    human: Sequence[Labelled] = (),
 ) -> DatasetManifest:
-    """The next dataset version: new samples split three ways, merged over the previous set."""
-    kept = list({item.sha256: item for item in selection_kept}.values())
+    """The next dataset version: new samples split three ways, merged over the previous set.
+    A person's label of an image wins over the referees' and over an earlier dataset's."""
+    kept = list({item.sha256: item for item in [*selection_kept, *human]}.values())
     if len(kept) < policy.min_selected:
         raise NotEnoughSamples(kept=len(kept), needed=policy.min_selected)
     unknown = {item.label for item in kept} - set(classes)
@@ -143,7 +149,9 @@ def curate(
 
 def _entries(items: Iterable[Labelled], split: Split, source: str) -> list[ManifestEntry]:
     return [
-        ManifestEntry(sha256=i.sha256, uri=i.uri, label=i.label, split=split, source=source)
+        ManifestEntry(
+            sha256=i.sha256, uri=i.uri, label=i.label, split=split, source=i.source or source
+        )
         for i in items
     ]
 

@@ -29,6 +29,7 @@ from services.common.images import encode_png
 from services.common.iteration import Stage, Transition
 from services.common.ledger import InMemoryLedger
 from services.common.registry import CHALLENGER, CHAMPION, InMemoryRegistry
+from services.common.review import InMemoryReviewLog
 from services.common.store import InMemoryImageStore, get_model, put_model, sha256_of
 from services.common.tracking import InMemoryTracking
 from services.common.training import TrainConfig, train
@@ -55,6 +56,7 @@ class World:
     coordination: InMemoryCoordination = field(default_factory=InMemoryCoordination)
     ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
     published: Published = field(default_factory=Published)
+    reviews: InMemoryReviewLog = field(default_factory=InMemoryReviewLog)
 
     def adapters(self) -> dict[str, object]:
         return {
@@ -69,8 +71,10 @@ class World:
     def stages(self) -> tuple[curator_boot.Curator, trainer_boot.Trainer, gate_boot.Gatekeeper]:
         given = self.adapters()
         cur = curator_boot.bootstrap(
-            settings=CuratorSettings(curator=CuratorConfig(min_selected=10)), **given
-        )  # type: ignore[arg-type]
+            settings=CuratorSettings(curator=CuratorConfig(min_selected=10)),
+            reviews=self.reviews,
+            **given,  # type: ignore[arg-type]
+        )
         trn = trainer_boot.bootstrap(
             settings=TrainerSettings(trainer=TrainerConfig(epochs=2)), **given
         )  # type: ignore[arg-type]
