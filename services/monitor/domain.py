@@ -27,6 +27,7 @@ class MonitorPolicy:
     retry_cooldown_predictions: int = 1200  # after an iteration that did not repair the line
     sample_limit: int = 400
     report_every: int = 10
+    accuracy_window: int = 100  # latest items a person labelled, for the true accuracy
 
     def __post_init__(self) -> None:
         counts = (
@@ -34,6 +35,7 @@ class MonitorPolicy:
             self.baseline_predictions,
             self.sample_limit,
             self.report_every,
+            self.accuracy_window,
         )
         pauses = (
             self.confirm_predictions,
@@ -70,6 +72,8 @@ class WindowHealth:
     low_confidence_share: float
     mix_shift: float
     state: LineState
+    accuracy: float | None = None  # over the latest labelled items; None without any
+    labelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Trigger(Generic[Ref]):
     yield_rate: float
     threshold: float
     samples: list[Ref]
+    served: list[str]  # the label each sample was given, in the same order
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ class LineMonitor(Generic[Ref]):
         self._policy = policy
         self._window: deque[_Seen[Ref]] = deque(maxlen=policy.recent_window)
         self._reference: Counter[str] = Counter()
-        self._drop: deque[Ref] = deque(maxlen=policy.sample_limit)
+        self._drop: deque[_Seen[Ref]] = deque(maxlen=policy.sample_limit)
+        self._outcomes: dict[str, bool] = {}  # item -> served label was right, oldest first
         self._state = LineState.WARMING
         self._reported_state = LineState.WARMING
         self._predictions = self._in_state = self._since_report = 0
@@ -134,11 +140,19 @@ class LineMonitor(Generic[Ref]):
     def observe(self, *, ref: Ref, label: str, confidence: float) -> Verdict[Ref]:
         self._predictions += 1
         self._in_state += 1
-        self._window.append(_Seen(ref, label, confidence))
-        trigger = self._advance(ref)
+        seen = _Seen(ref, label, confidence)
+        self._window.append(seen)
+        trigger = self._advance(seen)
         if self._state in (LineState.WARMING, LineState.HEALTHY):
             self._learn_baseline(label)
         return Verdict(report=self._report_if_due(), trigger=trigger)
+
+    def labelled(self, item: str, *, correct: bool) -> None:
+        """A person labelled an item of this line: was the label it was served right?"""
+        self._outcomes.pop(item, None)
+        self._outcomes[item] = correct
+        while len(self._outcomes) > self._policy.accuracy_window:
+            del self._outcomes[next(iter(self._outcomes))]
 
     def end_iteration(self, *, repaired: bool = True) -> None:
         """The iteration ended; one that did not repair the line is retried only after a longer
@@ -168,7 +182,8 @@ class LineMonitor(Generic[Ref]):
         return {
             "window": [[dump(s.ref), s.label, s.confidence] for s in self._window],
             "reference": dict(self._reference),
-            "drop": [dump(ref) for ref in self._drop],
+            "drop": [[dump(s.ref), s.label] for s in self._drop],
+            "outcomes": [[item, correct] for item, correct in self._outcomes.items()],
             "state": str(self._state),
             "reported_state": str(self._reported_state),
             "counts": [self._predictions, self._in_state, self._since_report, self._cooldown],
@@ -182,21 +197,22 @@ class LineMonitor(Generic[Ref]):
         line: LineMonitor[Ref] = cls(policy)
         line._window.extend(_Seen(load(r), label, c) for r, label, c in snapshot["window"])
         line._reference.update(snapshot["reference"])
-        line._drop.extend(load(ref) for ref in snapshot["drop"])
+        line._drop.extend(_dropped(raw, load) for raw in snapshot["drop"])
+        line._outcomes = {item: bool(ok) for item, ok in snapshot.get("outcomes", [])}
         line._state = LineState(snapshot["state"])
         line._reported_state = LineState(snapshot["reported_state"])
         counts = snapshot["counts"]
         line._predictions, line._in_state, line._since_report, line._cooldown = counts
         return line
 
-    def _advance(self, ref: Ref) -> Trigger[Ref] | None:
+    def _advance(self, seen: _Seen[Ref]) -> Trigger[Ref] | None:
         state, full = self._state, len(self._window) == self._policy.recent_window
         if state is LineState.WARMING and full:
             self._settle()
         elif state is LineState.HEALTHY and self._below_threshold():
             self._begin_drop()
         elif state is LineState.DEGRADED:
-            return self._watch_drop(ref)
+            return self._watch_drop(seen)
         elif state is LineState.COOLDOWN and self._in_state >= self._cooldown:
             self._settle()
         return None
@@ -211,18 +227,19 @@ class LineMonitor(Generic[Ref]):
 
     def _begin_drop(self) -> None:
         self._drop.clear()
-        self._drop.extend(seen.ref for seen in self._window)
+        self._drop.extend(self._window)
         self._enter(LineState.DEGRADED)
 
-    def _watch_drop(self, ref: Ref) -> Trigger[Ref] | None:
-        self._drop.append(ref)
+    def _watch_drop(self, seen: _Seen[Ref]) -> Trigger[Ref] | None:
+        self._drop.append(seen)
         threshold, rate = self.threshold, self._yield()
         if threshold is None or rate >= threshold + self._policy.recover_margin:
             self._enter(LineState.HEALTHY)
         elif self._in_state >= self._policy.confirm_predictions and rate < threshold:
             reason = f"yield {rate:.3f} below {threshold:.3f} for {self._in_state} predictions"
             self._enter(LineState.IN_ITERATION)
-            return Trigger(reason, rate, threshold, samples=list(self._drop))
+            drop = list(self._drop)
+            return Trigger(reason, rate, threshold, [s.ref for s in drop], [s.label for s in drop])
         return None
 
     def _cool_down(self, length: int | None = None) -> None:
@@ -271,4 +288,20 @@ class LineMonitor(Generic[Ref]):
             low_confidence_share=low / len(confidences),
             mix_shift=shift,
             state=self._state,
+            accuracy=(
+                sum(self._outcomes.values()) / len(self._outcomes) if self._outcomes else None
+            ),
+            labelled=len(self._outcomes),
         )
+
+
+def _dropped(raw: Any, load: Callable[[Any], Ref]) -> _Seen[Ref]:
+    """A checkpointed drop sample: [ref, label], or a bare ref from before labels were kept."""
+    if (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and isinstance(raw[1], str)
+        and isinstance(raw[0], list)
+    ):
+        return _Seen(load(raw[0]), raw[1], 0.0)
+    return _Seen(load(raw), "", 0.0)

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from schemas import (
+    AlertRaised,
     ImageRef,
     IterationAborted,
+    LabelProvided,
     ModelDeployed,
     ModelRejected,
     PredictionMade,
@@ -70,6 +72,10 @@ async def apply_all(records: Sequence[Record], m: Monitor) -> None:
             ended |= isinstance(event, ENDINGS)
             if isinstance(event, PredictionMade):
                 await prediction_made(event, m)
+            elif isinstance(event, LabelProvided) and event.served_label is not None:
+                m.state.line(event.line_id).labelled(
+                    event.item, correct=event.label == event.served_label
+                )
         m.state.advance(record.topic, record.partition, record.offset)
     if ended:
         await settle_waiting(m)
@@ -101,6 +107,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         threshold=trigger.threshold,
         champion_version=event.model_version,
         images=trigger.samples,
+        served=served(trigger),
     )
     if await opened(request, m):
         m.state.waiting[event.line_id] = Wait(iteration_id=iteration_id)
@@ -119,10 +126,15 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         threshold=trigger.threshold,
         champion_version=event.model_version,
         images=trigger.samples,
+        served=served(trigger),
     )
     await m.ledger.queue(drop)
     m.state.waiting[event.line_id] = Wait(drop_id=str(drop.event_id))
     m.state.outbox.append(drop)
+
+
+def served(trigger: Trigger[ImageRef]) -> dict[str, str]:
+    return {ref.sha256: label for ref, label in zip(trigger.samples, trigger.served, strict=True)}
 
 
 async def opened(request: RetrainRequested, m: Monitor) -> bool:
@@ -194,6 +206,7 @@ async def open_from_queue(m: Monitor) -> None:
             champion_version=first.champion_version,
             images=images[: m.config.sample_limit],
             joined=[d.event_id for d in drops],
+            served={sha: label for d in drops for sha, label in d.served.items()},
         ),
         m,
     )
@@ -212,7 +225,44 @@ async def settle_waiting(m: Monitor) -> None:
         line, repaired = m.state.line(line_id), it.stage is Stage.DEPLOYED
         if repaired:
             line.model_changed()
+        else:
+            m.state.outbox.append(stays_degraded(line_id, it, m))
         line.end_iteration(repaired=repaired)
+
+
+def stays_degraded(line_id: str, it: Iteration, m: Monitor) -> AlertRaised:
+    """The iteration ended without a new model, so the line stays degraded and no iteration
+    may start for it until the retry pause is over: people must look."""
+    ending = it.fact(Stage.ABORTED) or it.fact(Stage.DECIDED)
+    event = ending.event if ending is not None else None
+    why = (
+        event.reason
+        if isinstance(event, IterationAborted)
+        else "; ".join(event.reasons)
+        if isinstance(event, ModelRejected)
+        else ""
+    )
+    health = m.state.line(line_id)
+    pause = m.config.retry_cooldown_predictions
+    return AlertRaised(
+        event_id=stable_id("degraded", it.iteration_id, line_id),
+        producer=PRODUCER,
+        occurred_at=m.clock(),
+        correlation_id=it.iteration_id,
+        severity="critical",
+        summary=(
+            f"line {line_id} stays degraded: iteration {it.iteration_id} ended {it.stage} "
+            f"without a new model; no iteration is possible for {pause} predictions"
+        ),
+        iteration_id=it.iteration_id,
+        line_id=line_id,
+        details={
+            "kind": "line_degraded",
+            "why": why,
+            "threshold": health.threshold,
+            "retry_after_predictions": pause,
+        },
+    )
 
 
 def over(it: Iteration) -> bool:
@@ -252,4 +302,6 @@ def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime)
         mix_shift=health.mix_shift,
         state=str(health.state),
         model_version=event.model_version,
+        accuracy=health.accuracy,
+        labelled=health.labelled,
     )
