@@ -68,10 +68,12 @@ class World:
             "publish": self.published,
         }
 
-    def stages(self) -> tuple[curator_boot.Curator, trainer_boot.Trainer, gate_boot.Gatekeeper]:
+    def stages(
+        self, curation: CuratorConfig | None = None
+    ) -> tuple[curator_boot.Curator, trainer_boot.Trainer, gate_boot.Gatekeeper]:
         given = self.adapters()
         cur = curator_boot.bootstrap(
-            settings=CuratorSettings(curator=CuratorConfig(min_selected=10)),
+            settings=CuratorSettings(curator=curation or CuratorConfig(min_selected=10)),
             reviews=self.reviews,
             **given,  # type: ignore[arg-type]
         )
