@@ -13,9 +13,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from schemas import DEAD_LETTER
+from services.common import review_routes
 from services.common.health import broker_check
 from services.common.history import PIPELINE
-from services.common import review_routes
 from services.common.kafka import make_broker, publisher
 from services.common.review import KafkaReviewLog
 from services.common.service import Lifecycle, Runtime, service_app
