@@ -40,6 +40,7 @@ from services.curator.config import CuratorConfig, CuratorSettings
 from services.gatekeeper import bootstrap as gate_boot
 from services.gatekeeper import handlers as gatekeeper
 from services.gatekeeper.config import GatekeeperSettings
+from services.gatekeeper.notices import Notice
 from services.trainer import bootstrap as trainer_boot
 from services.trainer import handlers as trainer
 from services.trainer.config import TrainerConfig, TrainerSettings
@@ -57,6 +58,10 @@ class World:
     ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
     published: Published = field(default_factory=Published)
     reviews: InMemoryReviewLog = field(default_factory=InMemoryReviewLog)
+    parked: list[tuple[Notice, str, BaseException]] = field(default_factory=list)
+
+    async def park(self, notice: Notice, notifier: str, exc: BaseException) -> None:
+        self.parked.append((notice, notifier, exc))
 
     def adapters(self) -> dict[str, object]:
         return {
@@ -80,7 +85,7 @@ class World:
         trn = trainer_boot.bootstrap(
             settings=TrainerSettings(trainer=TrainerConfig(epochs=2)), **given
         )  # type: ignore[arg-type]
-        gate = gate_boot.bootstrap(settings=GatekeeperSettings(), **given)  # type: ignore[arg-type]
+        gate = gate_boot.bootstrap(settings=GatekeeperSettings(), park=self.park, **given)  # type: ignore[arg-type]
         return cur, trn, gate
 
 
