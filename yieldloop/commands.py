@@ -60,7 +60,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from yieldloop import chaos, dead_letters, produce
+    from yieldloop import chaos, dead_letters, operate, produce
     from yieldloop.audit import command as audit
     from yieldloop.dashboard import command as dashboard
     from yieldloop.replay import command as replay
@@ -89,3 +89,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     audit.register(sub)
     replay.register(sub)
     dashboard.register(sub)
+    operate.register(sub)
