@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import LogicSubscriber
 
 from schemas import DEAD_LETTER, AlertRaised, IterationAborted, ModelCandidate, topic_for
-from services.common.kafka import Record, make_broker, publisher
-from services.common.service import Runtime
+from services.common.kafka import Record, assigned, make_broker, publisher
+from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
 from services.common.wiring import service_for
 from services.gatekeeper import handlers
@@ -21,7 +23,10 @@ GROUP = "gatekeeper"
 LONG_JOB_MS = 3_600_000  # evaluation runs in a thread; the consumer must not be thought dead
 
 
-def subscribe(broker: KafkaBroker, g: Gatekeeper) -> None:
+def subscribe(broker: KafkaBroker, g: Gatekeeper) -> list[LogicSubscriber[Any]]:
+    """Returns the subscribers that start at the end of their topics: the service is ready only
+    once they listen, so nothing published after that is missed."""
+
     @broker.subscriber(
         topic_for(ModelCandidate),
         group_id=GROUP,
@@ -41,14 +46,21 @@ def subscribe(broker: KafkaBroker, g: Gatekeeper) -> None:
 
     # Notices are about now: a group that never read these topics starts at their end rather
     # than telling people of everything that ever went wrong (the audit has the history).
-    @broker.subscriber(topic_for(IterationAborted), group_id=GROUP, auto_offset_reset="latest")
+    aborts = broker.subscriber(
+        topic_for(IterationAborted), group_id=GROUP, auto_offset_reset="latest"
+    )
+    dead_letters = broker.subscriber(DEAD_LETTER, group_id=GROUP, auto_offset_reset="latest")
+
+    @aborts
     async def on_iteration_aborted(event: IterationAborted) -> None:
         await g.runtime.handle("iteration_aborted", lambda: handlers.iteration_aborted(event, g))
 
-    @broker.subscriber(DEAD_LETTER, group_id=GROUP, auto_offset_reset="latest")
+    @dead_letters
     async def on_dead_letter(message: KafkaMessage) -> None:
         record: Record = message.raw_message
         await g.runtime.handle("dead_lettered", lambda: handlers.dead_lettered(record, g))
+
+    return [aborts, dead_letters]
 
 
 def create(settings: GatekeeperSettings | None = None) -> FastAPI:
@@ -71,5 +83,11 @@ def create(settings: GatekeeperSettings | None = None) -> FastAPI:
         runtime.metrics.dead_letters.labels(f"{NOTIFY_ORIGIN}{notifier}").inc()
 
     g = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime, park=park)
-    subscribe(broker, g)
-    return service_for(g, broker, settings, title="yieldloop gatekeeper")
+    from_now = subscribe(broker, g)
+
+    async def listening() -> None:
+        for subscriber in from_now:
+            await assigned(subscriber)
+
+    steps = Lifecycle(after_broker=[listening])
+    return service_for(g, broker, settings, title="yieldloop gatekeeper", lifecycle=steps)
