@@ -118,7 +118,13 @@ def one_of_each(producer: str = "test") -> list[s.Event]:
             served_label="NG",
         ),
         s.LabelProvided(
-            **common, **IT, item=IMAGE.sha256, image=IMAGE, label="OK", reviewer="inspector"
+            **common,
+            **IT,
+            item=IMAGE.sha256,
+            image=IMAGE,
+            label="OK",
+            reviewer="inspector",
+            served_label="NG",
         ),
         s.ModelRolledBack(
             producer=producer,
