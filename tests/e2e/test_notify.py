@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas import AlertRaised, ImageSubmitted, IterationAborted, ModelCandidate, ModelRejected
+from schemas import AlertRaised, ImageSubmitted, IterationAborted, ModelRejected
 from schemas import topic_for as topic
 from services.common.kafka import make_broker, publisher
-from services.common.registry import CHAMPION
-from services.common.vision import CLASSES
 from tests.e2e.conftest import System
-from tests.e2e.test_gate import holdout_from_golden, shuffled_label_weights
+from tests.e2e.test_gate import bad_candidate
 from tests.kafka_io import read_topics
 from tests.receivers import MailReceiver, Post, WebhookReceiver
 
@@ -77,30 +75,8 @@ def test_a_rejected_candidate_reaches_the_webhook_once_and_the_mailbox(
     system: System, receivers: tuple[WebhookReceiver, MailReceiver]
 ) -> None:
     hook, mail = receivers
-    name, iteration = system.settings.mlflow.model_name, f"e2e-notify-{uuid.uuid4().hex[:6]}"
-    champion = system.registry.by_alias(name, CHAMPION)
-    assert champion is not None
-    golden = champion.tags["golden_manifest_uri"]
-    manifest_uri, manifest_sha = holdout_from_golden(system, golden)
-    bad = system.registry.register(
-        name,
-        shuffled_label_weights(),
-        arch="cnn_small",
-        classes=CLASSES,
-        tags={"golden_manifest_uri": golden},
-    )
-    candidate = ModelCandidate(
-        producer="e2e",
-        correlation_id=iteration,
-        iteration_id=iteration,
-        line_id="e2e-notify",
-        model_name=name,
-        version=bad.version,
-        run_id="",
-        manifest_uri=manifest_uri,
-        manifest_sha256=manifest_sha,
-        base_version=champion.version,
-    )
+    iteration = f"e2e-notify-{uuid.uuid4().hex[:6]}"
+    candidate = bad_candidate(system, iteration, "e2e-notify")
     asyncio.run(publish(system, candidate))
 
     def mine(posts: list[Post]) -> list[Post]:
@@ -112,7 +88,7 @@ def test_a_rejected_candidate_reaches_the_webhook_once_and_the_mailbox(
 
     posts = mine(hook.posts)
     assert [p.answered for p in posts] == [500, 200]  # one failed attempt, retried, one accepted
-    assert posts[1].body["kind"] == "rejected" and bad.version in posts[1].body["text"]
+    assert posts[1].body["kind"] == "rejected" and candidate.version in posts[1].body["text"]
     [received] = [m for m in mail.mails if iteration.encode() in m.content]
     assert received.tls and received.login == "yieldloop"
     subject = str(
