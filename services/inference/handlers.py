@@ -25,7 +25,7 @@ from services.common import faults, models
 from services.common.images import ImageRejected, decode_image
 from services.common.kafka import Record
 from services.common.models import LoadedModel
-from services.common.registry import WITHDRAWN, ModelVersion
+from services.common.registry import CHAMPION, WITHDRAWN, ModelVersion
 from services.common.retry import POISON
 from services.common.store import image_bytes, sha256_of
 from services.inference.bootstrap import Inference
@@ -135,9 +135,14 @@ async def model_approved(event: ModelApproved, svc: Inference) -> str:
 
 
 async def model_rolled_back(event: ModelRolledBack, svc: Inference) -> str:
-    """An operator's rollback is the one move to an older version a replica makes."""
-    mv = await asyncio.to_thread(svc.registry.get, event.model_name, event.version)
-    return await serve_version(svc, mv, iteration_id=None, line_id=None, cause=event)
+    """An operator's rollback is the one move to an older version a replica makes, as long as
+    the champion is still what it set (a replica that was down may read it after a newer
+    approval)."""
+    champion = await asyncio.to_thread(svc.registry.by_alias, event.model_name, CHAMPION)
+    if champion is None or champion.version != event.version:
+        log.info("%s was superseded: not swapping back", event.rollback_id)
+        return "superseded"
+    return await serve_version(svc, champion, iteration_id=None, line_id=None, cause=event)
 
 
 async def reload(svc: Inference) -> str:
