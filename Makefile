@@ -10,13 +10,17 @@ export YIELDLOOP_VENV := $(VENV)
 export PYTHONPATH := $(CURDIR)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo test unit lint chaos stack-up stack-down events-doc bench
+.PHONY: setup demo test unit lint chaos stack-up stack-down events-doc bench efficacy
 
 setup:
 	@deploy/setup.sh
 
 demo: setup
 	$(PY) -m yieldloop demo
+
+# Every drift of the zoo and a line that never drifts, end to end; not part of `make test`.
+efficacy: setup
+	$(PY) -m yieldloop efficacy
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,60 +1,43 @@
 """The curator: the referee committee labels the recent images; a dataset version is written.
-Drops queued from other lines while this iteration waited join it here, once."""
+Drops queued from other lines while this iteration waited join it here, once. When the referees
+are out of their depth on these images, the iteration ends in an alert that asks people to label
+them, with the images, instead of in a model."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from schemas import (
+    AlertRaised,
     DatasetCurated,
     Event,
     ImageRef,
     IterationAborted,
-    LabelProvided,
-    RefereeVote,
     RetrainQueued,
     RetrainRequested,
-    ReviewRequested,
-    stable_id,
 )
 from schemas.datasets import DatasetManifest
 from services.common import faults
 from services.common.iteration import Iteration, Stage
-from services.common.models import fetch_images
 from services.common.registry import CHAMPION, ModelNotFound, ModelVersion
 from services.common.stage import StageSpec, run_stage
 from services.common.store import get_model, put_model
 from services.common.tracking import close_interrupted
+from services.curator import people
 from services.curator.bootstrap import Curator
-from services.curator.domain import (
-    Candidate,
-    Labelled,
-    NotEnoughSamples,
-    Selection,
-    Vote,
-    curate,
-    select,
-)
-from services.curator.reviews import to_review
+from services.curator.committee import golden_labels, referee_views
+from services.curator.domain import Depth, NotEnoughSamples, curate, depth
+from services.curator.selection import Candidate, Labelled, Selection, select
 
 PRODUCER = "curator"
 STAGE = StageSpec(PRODUCER, needs=Stage.REQUESTED, records=(Stage.CURATED, Stage.ABORTED))
 
 
-@dataclass(frozen=True)
-class Sample:
-    ref: ImageRef
-    line_id: str
-    served: str | None  # the label the serving model gave it on the line
-
-
 async def retrain_requested(event: RetrainRequested, c: Curator) -> str:
     async def curated(_: Iteration) -> list[Event]:
         joined = await c.ledger.claim(event.iteration_id)
-        human = human_labels((await c.reviews.queue()).labelled.values())
+        human = people.human_labels((await c.reviews.queue()).labelled.values())
         outcome = await asyncio.to_thread(curate_iteration, event, joined, human, c)
         faults.point("curator.after_effect")
         return outcome
@@ -62,38 +45,36 @@ async def retrain_requested(event: RetrainRequested, c: Curator) -> str:
     return await run_stage(event, STAGE, c, work=curated)
 
 
-def candidates(event: RetrainRequested, joined: list[RetrainQueued]) -> list[Sample]:
-    """The iteration's own images, then those of the drops that joined it, each once, with the
-    line each came from and the label it was served."""
-    unique: dict[str, Sample] = {}
-    origins: list[RetrainRequested | RetrainQueued] = [event, *joined]
-    for origin in origins:
-        for ref in origin.images:
-            if ref.uri is not None and ref.sha256 not in unique:
-                served = origin.served.get(ref.sha256)
-                unique[ref.sha256] = Sample(ref, origin.line_id, served)
-    return list(unique.values())
-
-
-def human_labels(labels: Iterable[LabelProvided]) -> list[Labelled]:
-    return [
-        Labelled(p.item, p.image.uri or "", p.label, source=f"review:{p.reviewer}")
-        for p in labels
-        if p.image.uri is not None
-    ]
-
-
 def curate_iteration(
     event: RetrainRequested, joined: list[RetrainQueued], human: list[Labelled], c: Curator
 ) -> list[Event]:
-    """Label, select, merge, split and store, and ask people about what was dropped; or say
-    why the iteration cannot go on (still asking people: their labels help the next one)."""
-    asks: list[Event] = []
+    """Label, check the referees, select, merge, split and store, and ask people about what
+    was dropped; or say why the iteration cannot go on (still asking: their labels help the
+    next one). Every label a person gave joins the dataset over the referees'."""
     try:
         base = champion(c)
-        samples = candidates(event, joined)
-        selection = committee([s.ref for s in samples], c)
-        asks = review_requests(event, samples, selection, base, c)
+    except ModelNotFound as exc:
+        return [aborted(event, str(exc))]
+    found = people.samples(event, joined)
+    refs = [s.ref for s in found]
+    golden = golden_labels(base, c)
+    views = referee_views(refs, golden, c)
+    judged = depth(views, golden[2], c.config.depth_policy()) if golden else None
+    if judged is not None and judged.out:
+        return out_of_depth(event, refs, judged, c)
+    selection = select(
+        [Candidate(ref.sha256, ref.uri or "") for ref in refs],
+        views[0].recent,
+        views[1].recent,
+        policy=c.config.selection_policy(),
+    )
+    asks = people.review_requests(event, found, selection, base, c)
+    figures = {
+        "considered": len(refs),
+        **selection_figures(selection),
+        **(judged.figures if judged else {}),
+    }
+    try:
         manifest = curate(
             selection.kept,
             iteration_id=event.iteration_id,
@@ -103,77 +84,78 @@ def curate_iteration(
             parent_sha256=base.tags.get("manifest_sha256") or None,
             human=human,
         )
-    except (NotEnoughSamples, ModelNotFound) as exc:
-        aborted = IterationAborted(
+    except NotEnoughSamples as exc:
+        record(event, c, figures=figures, outcome="too_few")
+        return [aborted(event, exc.reason), *asks]
+    uri, sha = put_model(c.store, manifest)
+    run_id = record(event, c, figures=figures | manifest.counts(), manifest=(manifest, uri, sha))
+    return [
+        DatasetCurated(
             producer=PRODUCER,
             **event.caused(),
             iteration_id=event.iteration_id,
             line_id=event.line_id,
-            stage="curator",
-            reason=str(exc),
-        )
-        return [aborted, *asks]
-    refs = [s.ref for s in samples]
-    uri, sha = put_model(c.store, manifest)
-    run_id = record(event, selection, manifest, c, uri=uri, sha=sha, considered=len(refs))
-    curated = DatasetCurated(
+            manifest_uri=uri,
+            manifest_sha256=sha,
+            considered=len(refs),
+            selected=len(selection.kept),
+            disagreements=len(selection.disagreements),
+            split_sizes=manifest.counts(),
+            class_counts=class_counts(manifest),
+            mlflow_run_id=run_id,
+            base_version=base.version,
+            joined=[drop.event_id for drop in joined],
+            human_labels=len({h.sha256 for h in human}),
+        ),
+        *asks,
+    ]
+
+
+def aborted(event: RetrainRequested, reason: str) -> IterationAborted:
+    return IterationAborted(
         producer=PRODUCER,
         **event.caused(),
         iteration_id=event.iteration_id,
         line_id=event.line_id,
-        manifest_uri=uri,
-        manifest_sha256=sha,
-        considered=len(refs),
-        selected=len(selection.kept),
-        disagreements=len(selection.disagreements),
-        split_sizes=manifest.counts(),
-        class_counts=class_counts(manifest),
-        mlflow_run_id=run_id,
-        base_version=base.version,
-        joined=[drop.event_id for drop in joined],
-        human_labels=len({h.sha256 for h in human}),
+        stage="curator",
+        reason=reason,
     )
-    return [curated, *asks]
 
 
-def review_requests(
-    event: RetrainRequested,
-    samples: list[Sample],
-    selection: Selection,
-    base: ModelVersion,
-    c: Curator,
+def out_of_depth(
+    event: RetrainRequested, refs: list[ImageRef], judged: Depth, c: Curator
 ) -> list[Event]:
-    """One request per dropped image worth a person's look, with both referees' votes."""
-    by_sha = {s.ref.sha256: s for s in samples}
+    """No model from labels nobody can vouch for: the iteration ends, and people are asked to
+    label the images (each named by its hash and where the store keeps it)."""
+    record(event, c, figures={"considered": len(refs), **judged.figures}, outcome="out_of_depth")
+    reason = "referees out of their depth: " + "; ".join(judged.reasons)
     return [
-        ReviewRequested(
-            event_id=stable_id("review", event.iteration_id, ask.candidate.sha256),
+        aborted(event, reason),
+        AlertRaised(
             producer=PRODUCER,
             **event.caused(),
+            severity="critical",
+            summary=f"line {event.line_id}: {reason}. People are needed to label"
+            f" {len(refs)} images",
             iteration_id=event.iteration_id,
-            line_id=by_sha[ask.candidate.sha256].line_id,
-            item=ask.candidate.sha256,
-            image=by_sha[ask.candidate.sha256].ref.without_data(),
-            reason=ask.reason,
-            votes=[
-                RefereeVote(referee=name, label=vote.label, confidence=vote.confidence)
-                for name, vote in zip(c.referee_names, ask.votes, strict=True)
-            ],
-            informativeness=ask.informativeness,
-            classes=list(base.classes),
-            served_label=by_sha[ask.candidate.sha256].served,
-            champion_version=base.version,
-        )
-        for ask in to_review(selection, c.config.review_policy())
+            line_id=event.line_id,
+            details={
+                "ask": "label these images",
+                "reasons": judged.reasons,
+                "figures": judged.figures,
+                "images": [{"sha256": r.sha256, "uri": r.uri} for r in refs],
+            },
+        ),
     ]
 
 
-def committee(refs: list[ImageRef], c: Curator) -> Selection:
-    images = fetch_images(c.store, refs)
-    b1, b2 = c.referees()
-    votes = [[Vote(label, conf) for label, conf in ref.classify(images)] for ref in (b1, b2)]
-    candidates = [Candidate(ref.sha256, ref.uri or "") for ref in refs]
-    return select(candidates, votes[0], votes[1], threshold=c.config.confidence_threshold)
+def selection_figures(selection: Selection) -> dict[str, float]:
+    return {
+        "selected": len(selection.kept),
+        "disagreements": len(selection.disagreements),
+        "unsure": len(selection.unsure),
+        **selection.figures,
+    }
 
 
 def previous_manifest(base: ModelVersion, c: Curator) -> DatasetManifest | None:
@@ -200,32 +182,27 @@ def class_counts(manifest: DatasetManifest) -> dict[str, int]:
 
 def record(
     event: RetrainRequested,
-    selection: Selection,
-    manifest: DatasetManifest,
     c: Curator,
     *,
-    uri: str,
-    sha: str,
-    considered: int,
+    figures: dict[str, float],
+    manifest: tuple[DatasetManifest, str, str] | None = None,
+    outcome: str = "curated",
 ) -> str:
-    """The dataset version in MLflow: committee figures and the manifest itself."""
+    """The curation in MLflow: the selection rule and its figures, and the dataset version."""
     tags = {"iteration_id": event.iteration_id, "stage": "curate"}
     close_interrupted(c.tracking, tags)
     run_id = c.tracking.start_run(
-        f"curate-{event.iteration_id}", tags={**tags, "line_id": event.line_id}
+        f"curate-{event.iteration_id}",
+        tags={**tags, "line_id": event.line_id, "outcome": outcome, "signal": event.signal or ""},
     )
     c.tracking.log_params(run_id, c.config.model_dump())
-    c.tracking.log_dataset(run_id, name=manifest.name, digest=sha, uri=uri, context="curated")
-    for key, value in {
-        "considered": considered,
-        "selected": len(selection.kept),
-        "disagreements": len(selection.disagreements),
-        "unsure": len(selection.unsure),
-        **manifest.counts(),
-    }.items():
+    for key, value in figures.items():
         c.tracking.log_metric(run_id, key, float(value))
-    c.tracking.log_text(
-        run_id, json.dumps(manifest.model_dump(), indent=1), "dataset/manifest.json"
-    )
+    if manifest is not None:
+        dataset, uri, sha = manifest
+        c.tracking.log_dataset(run_id, name=dataset.name, digest=sha, uri=uri, context="curated")
+        c.tracking.log_text(
+            run_id, json.dumps(dataset.model_dump(), indent=1), "dataset/manifest.json"
+        )
     c.tracking.end_run(run_id)
     return run_id

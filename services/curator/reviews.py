@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from services.curator.domain import Candidate, Selection, Vote
+from services.curator.selection import Candidate, Selection, Vote
 
 Reason = Literal["disagreement", "low_confidence"]
 

@@ -83,7 +83,10 @@ async def apply_all(records: Sequence[Record], m: Monitor) -> None:
 
 async def prediction_made(event: PredictionMade, m: Monitor) -> None:
     verdict = m.state.line(event.line_id).observe(
-        ref=event.image.without_data(), label=event.label, confidence=event.confidence
+        ref=event.image.without_data(),
+        label=event.label,
+        confidence=event.confidence,
+        features=event.input_stats,
     )
     if verdict.report is not None:
         m.state.outbox.append(yield_reported(event, verdict.report, at=m.clock()))
@@ -108,6 +111,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         champion_version=event.model_version,
         images=trigger.samples,
         served=served(trigger),
+        signal=trigger.signal,
     )
     if await opened(request, m):
         m.state.waiting[event.line_id] = Wait(iteration_id=iteration_id)
@@ -127,6 +131,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         champion_version=event.model_version,
         images=trigger.samples,
         served=served(trigger),
+        signal=trigger.signal,
     )
     await m.ledger.queue(drop)
     m.state.waiting[event.line_id] = Wait(drop_id=str(drop.event_id))
@@ -207,6 +212,7 @@ async def open_from_queue(m: Monitor) -> None:
             images=images[: m.config.sample_limit],
             joined=[d.event_id for d in drops],
             served={sha: label for d in drops for sha, label in d.served.items()},
+            signal=first.signal,
         ),
         m,
     )
@@ -304,4 +310,6 @@ def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime)
         model_version=event.model_version,
         accuracy=health.accuracy,
         labelled=health.labelled,
+        input_shift=health.input_shift,
+        out_of_bounds=list(health.out_of_bounds),
     )

@@ -12,9 +12,9 @@ from schemas.datasets import DatasetManifest
 from services.common.review import ReviewQueue, UnknownItem, UnknownLabel
 from services.common.store import get_model
 from services.curator import handlers as curator
-from services.curator.config import CuratorConfig
-from services.curator.domain import Candidate, CommitteePolicy, Labelled, Selection, Vote, curate
+from services.curator.domain import CommitteePolicy, curate
 from services.curator.reviews import ReviewPolicy, informativeness, to_review
+from services.curator.selection import Candidate, Labelled, Selection, Vote
 from tests.samples import one_of_each
 from tests.unit.test_curator_domain import CLASSES, line_samples, sha
 from tests.unit.test_iteration_handlers import World, recent_images, request, trained, world
@@ -96,9 +96,9 @@ def test_the_queue_lists_what_is_unanswered_and_refuses_unknown_items_and_labels
     assert ReviewQueue.of([asked, given]).pending() == []
 
 
-def curate_with(world: World, iteration_id: str, config: CuratorConfig, *, seed: int) -> None:
+def curate_with(world: World, iteration_id: str, *, seed: int, **config: object) -> None:
     """One curation of images of its own (the seed picks them)."""
-    cur, _, _ = world.stages(config)
+    cur, _, _ = world.stages(**config)
     req = request(world, iteration_id)
     req = req.model_copy(update={"images": recent_images(world.store, 80, seed=seed)})
     asyncio.run(world.ledger.record([req], sent=True))
@@ -109,8 +109,7 @@ def test_dropped_images_are_asked_about_and_the_answers_join_the_next_dataset(
     world: World,
 ) -> None:
     # A threshold no referee reaches: every image is dropped as unsure.
-    strict = CuratorConfig(confidence_threshold=1.0, min_selected=10, review_max_items=6)
-    curate_with(world, "it-1", strict, seed=9)
+    curate_with(world, "it-1", seed=9, confidence_threshold=1.0, review_max_items=6)
     asks = world.published.of(ReviewRequested)
     [aborted] = world.published.of(IterationAborted)  # nothing survived; people are still asked
     assert "survived" in aborted.reason
@@ -123,7 +122,7 @@ def test_dropped_images_are_asked_about_and_the_answers_join_the_next_dataset(
     answers = [queue.answer(a.item, label="NG", reviewer="ana", producer="test") for a in asks[:3]]
     world.reviews.events.extend([*asks, *answers])
 
-    curate_with(world, "it-2", CuratorConfig(min_selected=10), seed=10)
+    curate_with(world, "it-2", seed=10)
     [curated] = world.published.of(DatasetCurated)
     manifest = get_model(world.store, curated.manifest_uri, DatasetManifest)
     labelled = {e.sha256: e for e in manifest.entries if e.source.startswith("review:")}
