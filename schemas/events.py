@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.envelope import Event, ImageRef
 
@@ -53,6 +53,9 @@ class YieldReported(Event):
     mix_shift: float = Field(ge=0, le=1)
     state: str
     model_version: str
+    # Over the line's latest items a person labelled: how often the served label was right.
+    accuracy: float | None = Field(None, ge=0, le=1)
+    labelled: int = Field(0, ge=0)
     input_shift: float | None = Field(None, ge=0)  # None until the input reference is learned
     out_of_bounds: list[str] = Field(default_factory=list)  # signals out of bounds now
 
@@ -69,6 +72,7 @@ class RetrainRequested(Event):
     champion_version: str
     images: list[ImageRef] = Field(min_length=1)
     joined: list[UUID] = Field(default_factory=list)  # RetrainQueued drops it takes over
+    served: dict[str, Label] = Field(default_factory=dict)  # image sha256 -> label it was given
     signal: str | None = None  # which signal fired: yield, mix, confidence or input
 
 
@@ -84,6 +88,7 @@ class RetrainQueued(Event):
     threshold: float = Field(ge=0, le=1)
     champion_version: str
     images: list[ImageRef] = Field(min_length=1)
+    served: dict[str, Label] = Field(default_factory=dict)  # image sha256 -> label it was given
     signal: str | None = None  # which signal fired: yield, mix, confidence or input
 
 
@@ -103,6 +108,7 @@ class DatasetCurated(Event):
     mlflow_run_id: str | None = None
     base_version: str | None = None  # the champion this dataset was built against
     joined: list[UUID] = Field(default_factory=list)  # RetrainQueued drops whose samples joined
+    human_labels: int = Field(0, ge=0)  # images labelled by a person, over any pseudo-label
 
 
 class IterationAborted(Event):
@@ -190,6 +196,57 @@ class AlertRaised(Event):
     details: dict[str, object] = Field(default_factory=dict)
 
 
+class RefereeVote(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    referee: str
+    label: Label
+    confidence: float = Field(ge=0, le=1)
+
+
+class ReviewRequested(Event):
+    """The referees disagreed on an image, or agreed without confidence: it was left out of
+    the dataset, and a person is asked for its label."""
+
+    event_type: Literal["ReviewRequested"] = "ReviewRequested"
+    iteration_id: str
+    line_id: str  # the line the image came from
+    item: str  # the image's sha256: what a label answers
+    image: ImageRef
+    reason: Literal["disagreement", "low_confidence"]
+    votes: list[RefereeVote] = Field(min_length=2)
+    informativeness: float = Field(ge=0)  # higher: asked first
+    classes: list[Label] = Field(min_length=2)
+    served_label: Label | None = None  # what the serving model said on the line
+    champion_version: str | None = None
+
+
+class LabelProvided(Event):
+    """A person labelled an image. It joins the next dataset, over any referee's label."""
+
+    event_type: Literal["LabelProvided"] = "LabelProvided"
+    iteration_id: str  # the iteration whose review asked for it
+    line_id: str
+    item: str
+    image: ImageRef
+    label: Label
+    reviewer: str = Field(min_length=1)
+    served_label: Label | None = None
+    note: str = ""
+
+
+class ModelRolledBack(Event):
+    """An operator moved the champion back to an earlier version; every replica serves it."""
+
+    event_type: Literal["ModelRolledBack"] = "ModelRolledBack"
+    rollback_id: str
+    model_name: str
+    version: str  # the champion now
+    from_version: str  # the champion before, withdrawn: no approval brings it back
+    reason: str = Field(min_length=1)
+    actor: str = Field(min_length=1)
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     ImageSubmitted,
     PredictionMade,
@@ -204,4 +261,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ModelRejected,
     ModelDeployed,
     AlertRaised,
+    ReviewRequested,
+    LabelProvided,
+    ModelRolledBack,
 )

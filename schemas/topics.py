@@ -35,6 +35,9 @@ MODEL_APPROVED = "yieldloop.model.approved"
 MODEL_REJECTED = "yieldloop.model.rejected"
 MODEL_DEPLOYED = "yieldloop.model.deployed"
 ALERT_RAISED = "yieldloop.alert.raised"
+REVIEW_REQUESTED = "yieldloop.review.requested"
+LABEL_PROVIDED = "yieldloop.review.labelled"
+MODEL_ROLLED_BACK = "yieldloop.model.rolled-back"
 DEAD_LETTER = "yieldloop.dead-letter"
 
 _STREAM, _FOREVER = Retention.STREAM, Retention.FOREVER
@@ -54,6 +57,9 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(MODEL_REJECTED, ev.ModelRejected, "iteration_id", _FOREVER),
     TopicSpec(MODEL_DEPLOYED, ev.ModelDeployed, "iteration_id", _FOREVER),
     TopicSpec(ALERT_RAISED, ev.AlertRaised, "iteration_id", _FOREVER),
+    TopicSpec(REVIEW_REQUESTED, ev.ReviewRequested, "iteration_id", _FOREVER),
+    TopicSpec(LABEL_PROVIDED, ev.LabelProvided, "iteration_id", _FOREVER),
+    TopicSpec(MODEL_ROLLED_BACK, ev.ModelRolledBack, "rollback_id", _FOREVER),
 )
 DEAD_LETTER_RETENTION = Retention.FOREVER
 

@@ -15,6 +15,9 @@ from services.common.settings import CommonSettings, load_settings
 OFFSET = int(os.environ.get("YIELDLOOP_TEST_PORT_OFFSET", "0"))
 
 
+ADMIN_TOKEN = "e2e-admin-token"
+
+
 def port(number: int) -> str:
     return str(number + OFFSET)
 
@@ -33,6 +36,7 @@ TEST_STACK_ENV = {
     "YIELDLOOP_DASHBOARD__PORT": port(28005),
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "YIELDLOOP_FAULTS__ENABLED": "true",  # the chaos scenarios of the suite arm crash points
+    "YIELDLOOP_ADMIN_TOKEN": ADMIN_TOKEN,
 }
 
 

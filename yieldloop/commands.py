@@ -111,7 +111,7 @@ def cmd_efficacy(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from yieldloop import chaos, dead_letters, produce
+    from yieldloop import chaos, dead_letters, operate, produce
     from yieldloop.audit import command as audit
     from yieldloop.dashboard import command as dashboard
     from yieldloop.drifts import DEFAULT_DRIFT, DEFAULT_STRENGTH, DRIFTS
@@ -175,3 +175,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     audit.register(sub)
     replay.register(sub)
     dashboard.register(sub)
+    operate.register(sub)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from schemas import DEAD_LETTER
+from schemas import CATALOG, DEAD_LETTER
 from services.common.coordination import RedisCoordination
 from services.common.history import read_records
 from services.common.kafka import Record, make_broker
@@ -64,10 +64,14 @@ async def redrive(
     back before is skipped unless forced. Returns each letter with whether it was sent."""
     done = RedisCoordination.from_url(settings.redis_url)
     sent = []
+    topics = {spec.name for spec in CATALOG}
     try:
         async with make_broker(settings, client_id="dead-letters") as broker:
             for letter in letters:
                 key = f"redriven:{letter.ref}"
+                if letter.topic not in topics:  # a notice no one received: not a topic's record
+                    sent.append((letter, False))
+                    continue
                 if not force and await done.is_done(key):
                     sent.append((letter, False))
                     continue
@@ -101,7 +105,13 @@ def cmd(args: argparse.Namespace) -> int:
         print("\n\n".join(detail(d) for d in chosen))
         return 0
     for letter, was_sent in asyncio.run(redrive(settings, chosen, force=args.force)):
-        verb = "sent back to" if was_sent else "already sent back to (use --force)"
+        verb = (
+            "sent back to"
+            if was_sent
+            else "already sent back to (use --force)"
+            if letter.topic in {spec.name for spec in CATALOG}
+            else "has no topic to go back to:"
+        )
         print(f"{letter.ref} {verb} {letter.topic}")
     return 0
 

@@ -89,6 +89,23 @@ class MlflowRegistry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
 
+    def delete_alias(self, name: str, alias: str) -> None:
+        try:
+            self.client.delete_registered_model_alias(name, alias)
+        except RestException as exc:
+            if exc.error_code not in _NOT_FOUND:
+                raise
+
+    def set_tag(self, name: str, version: str, key: str, value: str | None) -> None:
+        if value is None:
+            try:
+                self.client.delete_model_version_tag(name, version, key)
+            except RestException as exc:
+                if exc.error_code not in _NOT_FOUND:
+                    raise
+        else:
+            self.client.set_model_version_tag(name, version, key, value)
+
     def weights(self, mv: ModelVersion) -> bytes:
         source = self.client.get_model_version(mv.name, mv.version).source
         with tempfile.TemporaryDirectory() as tmp:

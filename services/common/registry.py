@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
+WITHDRAWN = "withdrawn"  # tag of a version rolled back from: no approval serves it again
 WEIGHTS, CARD = "weights.pt", "model.json"
 
 
@@ -49,6 +50,12 @@ class ModelRegistry(Protocol):
     def by_alias(self, name: str, alias: str) -> ModelVersion | None: ...
 
     def set_alias(self, name: str, alias: str, version: str) -> None: ...
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove the alias if it is set."""
+
+    def set_tag(self, name: str, version: str, key: str, value: str | None) -> None:
+        """Tag a version; None removes the tag."""
 
     def weights(self, mv: ModelVersion) -> bytes:
         """The version's weights, refused unless they match its recorded sha256."""
@@ -115,6 +122,16 @@ class InMemoryRegistry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.get(name, version)
         self.aliases[(name, alias)] = version
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.aliases.pop((name, alias), None)
+
+    def set_tag(self, name: str, version: str, key: str, value: str | None) -> None:
+        mv, weights = self.versions[(name, version)]
+        tags = {k: v for k, v in mv.tags.items() if k != key}
+        if value is not None:
+            tags[key] = value
+        self.versions[(name, version)] = (replace(mv, tags=tags), weights)
 
     def weights(self, mv: ModelVersion) -> bytes:
         return checked(self.versions[(mv.name, mv.version)][1], mv)

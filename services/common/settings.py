@@ -115,6 +115,9 @@ class CommonSettings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retry: Backoff = Backoff()
     faults: FaultSettings = FaultSettings()
+    # Admin actions (reload, rollback, deploy, review answers) need it as a Bearer token;
+    # with none set they are refused (403), never open.
+    admin_token: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(

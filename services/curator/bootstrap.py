@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Unpack
 
 from services.common.models import LoadedModel, load_alias
+from services.common.review import KafkaReviewLog, ReviewLog
 from services.common.settings import load_settings
 from services.common.wiring import Given, Ports, adapters
 from services.curator.config import CuratorConfig, CuratorSettings
@@ -16,6 +17,7 @@ from services.curator.selection import Vote
 class Curator(Ports):
     config: CuratorConfig
     referee_names: tuple[str, str]
+    reviews: ReviewLog
     _referees: dict[str, LoadedModel] = field(default_factory=dict)
     golden_votes: dict[str, list[Vote]] = field(default_factory=dict)  # per referee version
 
@@ -31,11 +33,17 @@ class Curator(Ports):
         return loaded[0], loaded[1]
 
 
-def bootstrap(*, settings: CuratorSettings | None = None, **given: Unpack[Given]) -> Curator:
+def bootstrap(
+    *,
+    settings: CuratorSettings | None = None,
+    reviews: ReviewLog | None = None,
+    **given: Unpack[Given],
+) -> Curator:
     """Real adapters, except those given (fakes in tests)."""
     settings = settings or load_settings(CuratorSettings)
     return Curator(
         config=settings.curator,
         referee_names=settings.mlflow.referee_names,
+        reviews=reviews or KafkaReviewLog(settings),
         **adapters(settings, service="curator", **given),
     )

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from services.common.settings import CommonSettings, Listens
 from services.curator.domain import CommitteePolicy, DepthPolicy
+from services.curator.reviews import ReviewPolicy
 from services.curator.selection import Rule, SelectionPolicy
 
 
@@ -25,6 +26,11 @@ class CuratorConfig(Listens):
     merge_with_previous: bool = True
     min_selected: int = Field(30, ge=1)
     seed: int = 0
+    review_max_items: int = Field(20, ge=0)  # dropped images a person is asked about, at most
+    review_max_share: float = Field(0.5, ge=0, le=1)  # ... and at most this share of them
+
+    def review_policy(self) -> ReviewPolicy:
+        return ReviewPolicy(max_items=self.review_max_items, max_share=self.review_max_share)
 
     def policy(self) -> CommitteePolicy:
         names = {f.name for f in dataclasses.fields(CommitteePolicy)}

@@ -65,9 +65,11 @@ def curate(
     classes: Sequence[str],
     policy: CommitteePolicy,
     parent_sha256: str | None = None,
+    human: Sequence[Labelled] = (),
 ) -> DatasetManifest:
-    """The next dataset version: new samples split three ways, merged over the previous set."""
-    kept = list({item.sha256: item for item in selection_kept}.values())
+    """The next dataset version: new samples split three ways, merged over the previous set.
+    A person's label of an image wins over the referees' and over an earlier dataset's."""
+    kept = list({item.sha256: item for item in [*selection_kept, *human]}.values())
     if len(kept) < policy.min_selected:
         raise NotEnoughSamples(kept=len(kept), needed=policy.min_selected)
     unknown = {item.label for item in kept} - set(classes)
@@ -94,7 +96,9 @@ def curate(
 
 def _entries(items: Iterable[Labelled], split: Split, source: str) -> list[ManifestEntry]:
     return [
-        ManifestEntry(sha256=i.sha256, uri=i.uri, label=i.label, split=split, source=source)
+        ManifestEntry(
+            sha256=i.sha256, uri=i.uri, label=i.label, split=split, source=i.source or source
+        )
         for i in items
     ]
 

@@ -24,10 +24,11 @@ from services.common.registry import CHAMPION, ModelNotFound, ModelVersion
 from services.common.stage import StageSpec, run_stage
 from services.common.store import get_model, put_model
 from services.common.tracking import close_interrupted
+from services.curator import people
 from services.curator.bootstrap import Curator
 from services.curator.committee import golden_labels, referee_views
 from services.curator.domain import Depth, NotEnoughSamples, curate, depth
-from services.curator.selection import Candidate, Selection, select
+from services.curator.selection import Candidate, Labelled, Selection, select
 
 PRODUCER = "curator"
 STAGE = StageSpec(PRODUCER, needs=Stage.REQUESTED, records=(Stage.CURATED, Stage.ABORTED))
@@ -36,32 +37,26 @@ STAGE = StageSpec(PRODUCER, needs=Stage.REQUESTED, records=(Stage.CURATED, Stage
 async def retrain_requested(event: RetrainRequested, c: Curator) -> str:
     async def curated(_: Iteration) -> list[Event]:
         joined = await c.ledger.claim(event.iteration_id)
-        outcome = await asyncio.to_thread(curate_iteration, event, joined, c)
+        human = people.human_labels((await c.reviews.queue()).labelled.values())
+        outcome = await asyncio.to_thread(curate_iteration, event, joined, human, c)
         faults.point("curator.after_effect")
         return outcome
 
     return await run_stage(event, STAGE, c, work=curated)
 
 
-def candidates(event: RetrainRequested, joined: list[RetrainQueued]) -> list[ImageRef]:
-    """The iteration's own images, then those of the drops that joined it, each once."""
-    unique: dict[str, ImageRef] = {}
-    for ref in [*event.images, *(ref for drop in joined for ref in drop.images)]:
-        if ref.uri is not None:
-            unique.setdefault(ref.sha256, ref)
-    return list(unique.values())
-
-
 def curate_iteration(
-    event: RetrainRequested, joined: list[RetrainQueued], c: Curator
+    event: RetrainRequested, joined: list[RetrainQueued], human: list[Labelled], c: Curator
 ) -> list[Event]:
-    """Label, check the referees, select, merge, split and store; or say why the iteration
-    cannot go on."""
+    """Label, check the referees, select, merge, split and store, and ask people about what
+    was dropped; or say why the iteration cannot go on (still asking: their labels help the
+    next one). Every label a person gave joins the dataset over the referees'."""
     try:
         base = champion(c)
     except ModelNotFound as exc:
         return [aborted(event, str(exc))]
-    refs = candidates(event, joined)
+    found = people.samples(event, joined)
+    refs = [s.ref for s in found]
     golden = golden_labels(base, c)
     views = referee_views(refs, golden, c)
     judged = depth(views, golden[2], c.config.depth_policy()) if golden else None
@@ -73,6 +68,7 @@ def curate_iteration(
         views[1].recent,
         policy=c.config.selection_policy(),
     )
+    asks = people.review_requests(event, found, selection, base, c)
     figures = {
         "considered": len(refs),
         **selection_figures(selection),
@@ -86,10 +82,11 @@ def curate_iteration(
             classes=base.classes,
             policy=c.config.policy(),
             parent_sha256=base.tags.get("manifest_sha256") or None,
+            human=human,
         )
     except NotEnoughSamples as exc:
         record(event, c, figures=figures, outcome="too_few")
-        return [aborted(event, exc.reason)]
+        return [aborted(event, exc.reason), *asks]
     uri, sha = put_model(c.store, manifest)
     run_id = record(event, c, figures=figures | manifest.counts(), manifest=(manifest, uri, sha))
     return [
@@ -108,7 +105,9 @@ def curate_iteration(
             mlflow_run_id=run_id,
             base_version=base.version,
             joined=[drop.event_id for drop in joined],
-        )
+            human_labels=len({h.sha256 for h in human}),
+        ),
+        *asks,
     ]
 
 

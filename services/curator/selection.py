@@ -50,6 +50,7 @@ class Labelled:
     sha256: str
     uri: str
     label: str
+    source: str | None = None  # None: the iteration's referees; "review:<who>" for a person
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Selection:
     disagreements: list[Candidate]
     unsure: list[Candidate]  # agreed, but dropped by the rule
     figures: dict[str, float] = field(default_factory=dict)
+    votes: dict[str, tuple[Vote, Vote]] = field(default_factory=dict)  # of each dropped one
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,11 @@ def select(
         raise ValueError(f"{len(candidates)} candidates but {len(b1)} and {len(b2)} votes")
     agreed: list[_Agreed] = []
     disagreements: list[Candidate] = []
-    seen: set[str] = set()
+    votes: dict[str, tuple[Vote, Vote]] = {}
     for candidate, vote1, vote2 in zip(candidates, b1, b2, strict=True):
-        if candidate.sha256 in seen:
+        if candidate.sha256 in votes:
             continue
-        seen.add(candidate.sha256)
+        votes[candidate.sha256] = (vote1, vote2)
         if vote1.label != vote2.label:
             disagreements.append(candidate)
         else:
@@ -107,11 +109,13 @@ def select(
             agreed.append(_Agreed(candidate, vote1.label, low, min(vote1.gap, vote2.gap)))
     kept, figures = _RULES[policy.rule](agreed, policy)
     chosen = {id(a) for a in kept}
+    unsure = [a.candidate for a in agreed if id(a) not in chosen]
     return Selection(
         kept=[a.labelled() for a in kept],
         disagreements=disagreements,
-        unsure=[a.candidate for a in agreed if id(a) not in chosen],
+        unsure=unsure,
         figures={"agreed": float(len(agreed)), **figures, **_per_class(kept, agreed)},
+        votes={c.sha256: votes[c.sha256] for c in [*disagreements, *unsure]},
     )
 
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from services.common.settings import CommonSettings, Listens
 from services.gatekeeper.domain import GatePolicy
+from services.gatekeeper.notifiers import NotifySettings
 
 
 class GatekeeperConfig(Listens):
@@ -28,3 +29,4 @@ class GatekeeperConfig(Listens):
 
 class GatekeeperSettings(CommonSettings):
     gatekeeper: GatekeeperConfig = GatekeeperConfig()
+    notify: NotifySettings = NotifySettings()

@@ -7,17 +7,29 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from schemas import AlertRaised, Event, ModelApproved, ModelCandidate, ModelRejected
+from schemas import (
+    AlertRaised,
+    Event,
+    IterationAborted,
+    ModelApproved,
+    ModelCandidate,
+    ModelRejected,
+)
 from schemas.datasets import DatasetManifest, ManifestEntry, Split
 from services.common import faults, models
 from services.common.iteration import Fact, Iteration, Stage
+from services.common.kafka import Record
 from services.common.models import LoadedModel
 from services.common.registry import CHAMPION, ModelNotFound, promote
+from services.common.retry import retrying
 from services.common.stage import StageSpec, run_stage
 from services.common.store import get_model
 from services.common.tracking import close_interrupted
+from services.gatekeeper import notices
 from services.gatekeeper.bootstrap import Gatekeeper
 from services.gatekeeper.domain import Decision, Scores, decide, score, stale_base
+from services.gatekeeper.notices import Notice
+from services.gatekeeper.notifiers import Notifier
 
 PRODUCER = "gatekeeper"
 STAGE = StageSpec(PRODUCER, needs=Stage.TRAINED, records=(Stage.DECIDED,))
@@ -70,9 +82,47 @@ def outcome(event: ModelCandidate, decision: Decision, previous: str | None) -> 
     ]
 
 
-async def alert_raised(event: AlertRaised, g: Gatekeeper) -> None:
-    """Notifications: every alert reaches the operator's log."""
+async def alert_raised(event: AlertRaised, g: Gatekeeper) -> str:
+    """Every alert reaches the operator's log and every configured notifier."""
     log.warning("ALERT [%s] %s", event.severity, event.summary)
+    return await notify(notices.of_alert(event), g)
+
+
+async def iteration_aborted(event: IterationAborted, g: Gatekeeper) -> str:
+    return await notify(notices.of_abort(event), g)
+
+
+async def dead_lettered(record: Record, g: Gatekeeper) -> str:
+    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    notice = notices.of_dead_letter(headers, (record.key or b"").decode(errors="replace"))
+    return "skipped" if notice is None else await notify(notice, g)
+
+
+async def notify(notice: Notice, g: Gatekeeper) -> str:
+    """Each notifier on its own: retried with backoff, then dead-lettered. Runs beside the gate,
+    never in its way; a notice already delivered is not sent again."""
+    outcomes = await asyncio.gather(*(deliver(notice, n, g) for n in g.notifiers))
+    return "parked" if "parked" in outcomes else "done"
+
+
+async def deliver(notice: Notice, notifier: Notifier, g: Gatekeeper) -> str:
+    key = f"notified:{notifier.name}:{notice.key}"
+    if await g.coordination.is_done(key):
+        return "duplicate"
+
+    def on_retry(exc: BaseException, delay: float) -> None:
+        log.warning("%s: %r; trying again in %.1f s", notifier.name, exc, delay)
+        g.runtime.metrics.retries.labels(f"notify_{notifier.name}", type(exc).__name__).inc()
+
+    outcome = "done"
+    try:
+        await retrying(lambda: notifier.send(notice), backoff=g.notify_backoff, on_retry=on_retry)
+    except Exception as exc:
+        log.error("%s: giving up on %s: %r", notifier.name, notice.key, exc)
+        await g.park(notice, notifier.name, exc)
+        outcome = "parked"
+    await g.coordination.mark_done(key)
+    return outcome
 
 
 def judge(event: ModelCandidate, g: Gatekeeper) -> tuple[Decision, str | None]:

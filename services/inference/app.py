@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from schemas import ImageSubmitted, ModelApproved, topic_for
+from schemas import ImageSubmitted, ModelApproved, ModelRolledBack, topic_for
 from services.common.images import CorruptImage, NotAnImage
 from services.common.kafka import (
     Record,
@@ -24,7 +24,7 @@ from services.common.kafka import (
 from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
 from services.common.wiring import service_for
-from services.inference import handlers, routes
+from services.inference import admin_routes, handlers, routes
 from services.inference.bootstrap import Inference, bootstrap
 from services.inference.config import InferenceSettings
 from services.inference.domain import UnsafeArchive
@@ -32,8 +32,8 @@ from services.inference.domain import UnsafeArchive
 GROUP = "inference"
 
 
-def subscribe(broker: KafkaBroker, svc: Inference) -> LogicSubscriber[Any]:
-    """Returns the model-approval subscriber: the champion is read only once it is assigned."""
+def subscribe(broker: KafkaBroker, svc: Inference) -> list[LogicSubscriber[Any]]:
+    """Returns the model-event subscribers: the champion is read only once they are assigned."""
     c = svc.config
     images = broker.subscriber(
         topic_for(ImageSubmitted),
@@ -56,7 +56,19 @@ def subscribe(broker: KafkaBroker, svc: Inference) -> LogicSubscriber[Any]:
     async def on_approved(event: ModelApproved) -> None:
         await svc.runtime.handle("model_approved", lambda: handlers.model_approved(event, svc))
 
-    return approvals
+    rollbacks = broker.subscriber(
+        topic_for(ModelRolledBack),
+        group_id=replica_group(GROUP, svc.config.replica_id),
+        auto_offset_reset="latest",
+    )
+
+    @rollbacks
+    async def on_rolled_back(event: ModelRolledBack) -> None:
+        await svc.runtime.handle(
+            "model_rolled_back", lambda: handlers.model_rolled_back(event, svc)
+        )
+
+    return [approvals, rollbacks]
 
 
 def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
@@ -76,10 +88,11 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         runtime=runtime,
         **given,
     )
-    approvals = subscribe(broker, svc)
+    model_events = subscribe(broker, svc)
 
     async def serve_champion() -> None:
-        await assigned(approvals)
+        for subscriber in model_events:
+            await assigned(subscriber)
         await runtime.handle("start", lambda: handlers.start(svc))
 
     api = service_for(
@@ -90,7 +103,10 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         lifecycle=Lifecycle(after_broker=[serve_champion]),
     )
     api.state.inference = svc
+    api.state.admin_token = settings.admin_token
+    api.state.reviews, api.state.publish = svc.reviews, svc.publish
     api.include_router(routes.router)
+    api.include_router(admin_routes.router)
     refusals(api, svc)
     return api
 

@@ -10,6 +10,7 @@ from typing import Unpack
 from aiokafka import ConsumerRecord
 
 from services.common.models import LoadedModel
+from services.common.review import KafkaReviewLog, ReviewLog
 from services.common.settings import load_settings
 from services.common.wiring import Given, Ports, adapters
 from services.inference.config import InferenceConfig, InferenceSettings
@@ -23,6 +24,7 @@ DeadLetter = Callable[[ConsumerRecord[bytes, bytes], BaseException], Awaitable[N
 class Inference(Ports):
     config: InferenceConfig
     dead_letter: DeadLetter
+    reviews: ReviewLog
     slot: ModelSlot[LoadedModel] | None = None
     swapping: asyncio.Lock = field(default_factory=asyncio.Lock)
     metrics: Metrics = field(init=False)
@@ -46,6 +48,7 @@ def bootstrap(
     *,
     dead_letter: DeadLetter,
     settings: InferenceSettings | None = None,
+    reviews: ReviewLog | None = None,
     **given: Unpack[Given],
 ) -> Inference:
     """Real adapters, except those given (fakes in tests)."""
@@ -53,5 +56,6 @@ def bootstrap(
     return Inference(
         config=settings.inference,
         dead_letter=dead_letter,
+        reviews=reviews or KafkaReviewLog(settings),
         **adapters(settings, service="inference", **given),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from services.common.settings import CommonSettings, Listens
 
@@ -22,7 +22,6 @@ class InferenceConfig(Listens):
     max_zip_bytes: int = Field(50_000_000, ge=1)
     max_zip_entries: int = Field(1000, ge=1)
     max_zip_unpacked_bytes: int = Field(200_000_000, ge=1)
-    admin_token: SecretStr | None = None
 
 
 class InferenceSettings(CommonSettings):

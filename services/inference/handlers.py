@@ -16,6 +16,7 @@ from schemas import (
     ImageSubmitted,
     ModelApproved,
     ModelDeployed,
+    ModelRolledBack,
     PredictionMade,
     codec,
     stable_id,
@@ -25,7 +26,7 @@ from services.common.image_stats import image_stats
 from services.common.images import ImageRejected, decode_image
 from services.common.kafka import Record
 from services.common.models import LoadedModel
-from services.common.registry import ModelVersion
+from services.common.registry import CHAMPION, WITHDRAWN, ModelVersion
 from services.common.retry import POISON
 from services.common.store import image_bytes, sha256_of
 from services.common.vision import IMAGE_SIZE
@@ -183,11 +184,32 @@ async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
 
 
 async def model_approved(event: ModelApproved, svc: Inference) -> str:
-    """Swap to the approved version if it is newer than the one serving; report it once."""
+    """Swap to the approved version if it is newer than the one serving and no rollback
+    withdrew it; report it once."""
     mv = await asyncio.to_thread(svc.registry.get, event.model_name, event.version)
+    if mv.tags.get(WITHDRAWN):
+        log.info("v%s was withdrawn (%s): not swapping", mv.version, mv.tags[WITHDRAWN])
+        return "withdrawn"
     return await serve_version(
         svc, mv, iteration_id=event.iteration_id, line_id=event.line_id, cause=event
     )
+
+
+async def model_rolled_back(event: ModelRolledBack, svc: Inference) -> str:
+    """An operator's rollback is the one move to an older version a replica makes, as long as
+    the champion is still what it set (a replica that was down may read it after a newer
+    approval)."""
+    champion = await asyncio.to_thread(svc.registry.by_alias, event.model_name, CHAMPION)
+    if champion is None or champion.version != event.version:
+        log.info("%s was superseded: not swapping back", event.rollback_id)
+        return "superseded"
+    return await serve_version(svc, champion, iteration_id=None, line_id=None, cause=event)
+
+
+async def reload(svc: Inference) -> str:
+    """Serve whatever the registry's champion is now (an operator's repair of one replica)."""
+    mv = await asyncio.to_thread(models.champion, svc.registry, svc.model_name)
+    return await serve_version(svc, mv, iteration_id=None, line_id=None, cause=None, force=True)
 
 
 async def serve_version(
@@ -196,11 +218,13 @@ async def serve_version(
     *,
     iteration_id: str | None,
     line_id: str | None,
-    cause: ModelApproved | None,
+    cause: ModelApproved | ModelRolledBack | None,
+    force: bool = False,
 ) -> str:
+    backwards = force or isinstance(cause, ModelRolledBack)
     async with svc.swapping:
         serving = svc.slot.current.version.version if svc.slot is not None else None
-        if newer(mv.version, than=serving):
+        if newer(mv.version, than=serving) or (backwards and mv.version != serving):
             await swap(svc, await asyncio.to_thread(models.load, svc.registry, mv))
         elif mv.version != serving:
             log.info("v%s is older than v%s, which serves: not swapping", mv.version, serving)
@@ -220,17 +244,25 @@ async def swap(svc: Inference, loaded: LoadedModel) -> None:
 
 
 async def report_deployed(
-    svc: Inference, *, iteration_id: str | None, line_id: str | None, cause: ModelApproved | None
+    svc: Inference,
+    *,
+    iteration_id: str | None,
+    line_id: str | None,
+    cause: ModelApproved | ModelRolledBack | None,
 ) -> str:
-    """One ModelDeployed per (replica, version), whatever redelivery or restart happens."""
+    """One ModelDeployed per (replica, version), and per rollback that brought a version back,
+    whatever redelivery or restart happens."""
     loaded, replica = svc.model, svc.config.replica_id
     key = f"deployed:{replica}:{loaded.version.name}:{loaded.version.version}"
+    rollback = cause.rollback_id if isinstance(cause, ModelRolledBack) else None
+    if rollback is not None:
+        key += f":{rollback}"
     if await svc.coordination.is_done(key):
         return "duplicate"
     deployed = ModelDeployed(
         event_id=stable_id(key),
         producer=PRODUCER,
-        correlation_id=iteration_id,
+        correlation_id=iteration_id or rollback,
         causation_id=cause.event_id if cause else None,
         iteration_id=iteration_id,
         line_id=line_id,

@@ -8,7 +8,14 @@ import logging
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from schemas import IterationAborted, ModelDeployed, ModelRejected, PredictionMade, topic_for
+from schemas import (
+    IterationAborted,
+    LabelProvided,
+    ModelDeployed,
+    ModelRejected,
+    PredictionMade,
+    topic_for,
+)
 from services.common.kafka import (
     Record,
     batches,
@@ -25,7 +32,7 @@ from services.monitor.bootstrap import Monitor, bootstrap
 from services.monitor.config import MonitorSettings
 
 GROUP = "monitor"
-FOLLOWS = (PredictionMade, ModelDeployed, ModelRejected, IterationAborted)
+FOLLOWS = (PredictionMade, ModelDeployed, ModelRejected, IterationAborted, LabelProvided)
 log = logging.getLogger(__name__)
 
 

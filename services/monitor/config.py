@@ -26,6 +26,7 @@ class MonitorConfig(Listens):
     retry_cooldown_predictions: int = Field(1200, ge=0)
     sample_limit: int = Field(600, ge=1)
     report_every: int = Field(10, ge=1)
+    accuracy_window: int = Field(100, ge=1)
     iteration_timeout_s: float = Field(1800, gt=0)
     tick_s: float = Field(1.0, gt=0)
     batch_max: int = Field(500, ge=1)

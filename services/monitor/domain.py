@@ -45,6 +45,7 @@ class MonitorPolicy:
     retry_cooldown_predictions: int = 1200  # after an iteration that did not repair the line
     sample_limit: int = 400
     report_every: int = 10
+    accuracy_window: int = 100  # latest items a person labelled, for the true accuracy
     signals: SignalPolicy = field(kw_only=True)
 
     def __post_init__(self) -> None:
@@ -53,6 +54,7 @@ class MonitorPolicy:
             self.baseline_predictions,
             self.sample_limit,
             self.report_every,
+            self.accuracy_window,
         )
         pauses = (
             self.confirm_predictions,
@@ -91,6 +93,8 @@ class WindowHealth:
     input_shift: float | None
     out_of_bounds: tuple[str, ...]
     state: LineState
+    accuracy: float | None = None  # over the latest labelled items; None without any
+    labelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class Trigger(Generic[Ref]):
     threshold: float
     samples: list[Ref]
     signal: str = Signal.YIELD
+    served: list[str] = field(default_factory=list)  # the label each sample was given
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,8 @@ class LineMonitor(Generic[Ref]):
         self._reference = Reference(policy.baseline_predictions)
         self._baseline: float | None = None
         self.changes = 0  # counts what changed the line, so a snapshot of it can be reused
-        self._drop: deque[Ref] = deque(maxlen=policy.sample_limit)
+        self._drop: deque[_Seen[Ref]] = deque(maxlen=policy.sample_limit)
+        self._outcomes: dict[str, bool] = {}  # item -> served label was right, oldest first
         self._out: dict[Signal, int] = {}  # signals out of bounds: predictions since they left
         self._state = LineState.WARMING
         self._reported_state = LineState.WARMING
@@ -229,12 +235,21 @@ class LineMonitor(Generic[Ref]):
         self.changes += 1
         self._predictions += 1
         self._in_state += 1
-        self._window.push(_Seen(ref, label, confidence, features or {}))
-        trigger = self._advance(ref)
+        seen = _Seen(ref, label, confidence, features or {})
+        self._window.push(seen)
+        trigger = self._advance(seen)
         if self._state in (LineState.WARMING, LineState.HEALTHY):
             low = confidence < self._policy.low_confidence
             self._reference.learn(label, confidence, low, features or {})
         return Verdict(report=self._report_if_due(), trigger=trigger)
+
+    def labelled(self, item: str, *, correct: bool) -> None:
+        """A person labelled an item of this line: was the label it was served right?"""
+        self.changes += 1
+        self._outcomes.pop(item, None)
+        self._outcomes[item] = correct
+        while len(self._outcomes) > self._policy.accuracy_window:
+            del self._outcomes[next(iter(self._outcomes))]
 
     def end_iteration(self, *, repaired: bool = True) -> None:
         """The iteration ended; one that did not repair the line is retried only after a longer
@@ -270,7 +285,8 @@ class LineMonitor(Generic[Ref]):
         return {
             "window": [[dump(s.ref), s.label, s.confidence, s.features] for s in self._window],
             "reference": self._reference.snapshot(),
-            "drop": [dump(ref) for ref in self._drop],
+            "drop": [[dump(s.ref), s.label] for s in self._drop],
+            "outcomes": [[item, correct] for item, correct in self._outcomes.items()],
             "out": {str(k): v for k, v in self._out.items()},
             "state": str(self._state),
             "reported_state": str(self._reported_state),
@@ -290,7 +306,8 @@ class LineMonitor(Generic[Ref]):
         line._reference = Reference.restore(
             policy.baseline_predictions, saved if "labels" in saved else {"labels": saved}
         )
-        line._drop.extend(load(ref) for ref in snapshot["drop"])
+        line._drop.extend(_dropped(raw, load) for raw in snapshot["drop"])
+        line._outcomes = {item: bool(ok) for item, ok in snapshot.get("outcomes", [])}
         line._out = {Signal(k): v for k, v in snapshot.get("out", {}).items()}
         line._state = LineState(snapshot["state"])
         line._reported_state = LineState(snapshot["reported_state"])
@@ -300,12 +317,12 @@ class LineMonitor(Generic[Ref]):
             line._out = {Signal.YIELD: line._in_state}  # checkpointed when only yield triggered
         return line
 
-    def _advance(self, ref: Ref) -> Trigger[Ref] | None:
+    def _advance(self, seen: _Seen[Ref]) -> Trigger[Ref] | None:
         state, full = self._state, self._window.full
         if (state is LineState.WARMING and full) or state is LineState.HEALTHY:
             self._settle()
         elif state is LineState.DEGRADED:
-            return self._watch_drop(ref)
+            return self._watch_drop(seen)
         elif state is LineState.COOLDOWN and self._in_state >= self._cooldown:
             self._settle()
         return None
@@ -322,14 +339,14 @@ class LineMonitor(Generic[Ref]):
 
     def _begin_drop(self, out: list[Signal]) -> None:
         self._drop.clear()
-        self._drop.extend(seen.ref for seen in self._window)
+        self._drop.extend(self._window)
         self._out = dict.fromkeys(out, 0)
         self._enter(LineState.DEGRADED)
 
-    def _watch_drop(self, ref: Ref) -> Trigger[Ref] | None:
+    def _watch_drop(self, seen: _Seen[Ref]) -> Trigger[Ref] | None:
         """Each signal out of bounds counts on until it is back inside by its margin; the one
         out longest (then the first in PRIORITY) fires once it is confirmed and still out."""
-        self._drop.append(ref)
+        self._drop.append(seen)
         readings = {r.signal: r for r in self._readings()}
         for signal in list(self._out):
             reading = readings.get(signal)
@@ -361,7 +378,8 @@ class LineMonitor(Generic[Ref]):
             reason,
             self._yield(),
             threshold if threshold is not None else self._policy.threshold_floor,
-            samples=list(self._drop),
+            samples=[s.ref for s in self._drop],
+            served=[s.label for s in self._drop],
             signal=reading.signal,
         )
 
@@ -424,4 +442,15 @@ class LineMonitor(Generic[Ref]):
             input_shift=moved.value if moved is not None else None,
             out_of_bounds=tuple(str(s) for s in PRIORITY if s in self._out),
             state=self._state,
+            accuracy=(
+                sum(self._outcomes.values()) / len(self._outcomes) if self._outcomes else None
+            ),
+            labelled=len(self._outcomes),
         )
+
+
+def _dropped(raw: Any, load: Callable[[Any], Ref]) -> _Seen[Ref]:
+    """A checkpointed drop sample: [ref, label], or a bare ref from before labels were kept."""
+    if isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], list):
+        return _Seen(load(raw[0]), str(raw[1]), 0.0, {})
+    return _Seen(load(raw), "", 0.0, {})

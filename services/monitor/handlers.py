@@ -13,8 +13,11 @@ from itertools import groupby
 
 from schemas import (
     CATALOG,
+    AlertRaised,
     ImageRef,
     IterationAborted,
+    LabelProvided,
+    ModelRejected,
     PredictionMade,
     RetrainQueued,
     RetrainRequested,
@@ -72,6 +75,11 @@ async def apply_all(records: Sequence[Record], m: Monitor) -> None:
             else:
                 if isinstance(event, PredictionMade):
                     await prediction_made(event, m)
+                elif isinstance(event, LabelProvided):
+                    if event.served_label is not None:
+                        m.state.line(event.line_id).labelled(
+                            event.item, correct=event.label == event.served_label
+                        )
                 else:
                     ended = True
             m.state.advance(topic, partition, record.offset)
@@ -108,6 +116,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         threshold=trigger.threshold,
         champion_version=event.model_version,
         images=trigger.samples,
+        served=served(trigger),
         signal=trigger.signal,
     )
     if await opened(request, m):
@@ -127,11 +136,16 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         threshold=trigger.threshold,
         champion_version=event.model_version,
         images=trigger.samples,
+        served=served(trigger),
         signal=trigger.signal,
     )
     await m.ledger.queue(drop)
     m.state.waiting[event.line_id] = Wait(drop_id=str(drop.event_id))
     m.state.outbox.append(drop)
+
+
+def served(trigger: Trigger[ImageRef]) -> dict[str, str]:
+    return {ref.sha256: label for ref, label in zip(trigger.samples, trigger.served, strict=True)}
 
 
 async def opened(request: RetrainRequested, m: Monitor) -> bool:
@@ -205,6 +219,7 @@ async def open_from_queue(m: Monitor) -> None:
             champion_version=first.champion_version,
             images=images[: m.config.sample_limit],
             joined=[d.event_id for d in drops],
+            served={sha: label for d in drops for sha, label in d.served.items()},
             signal=first.signal,
         ),
         m,
@@ -224,7 +239,44 @@ async def settle_waiting(m: Monitor) -> None:
         line, repaired = m.state.line(line_id), it.stage is Stage.DEPLOYED
         if repaired:
             line.model_changed()
+        else:
+            m.state.outbox.append(stays_degraded(line_id, it, m))
         line.end_iteration(repaired=repaired)
+
+
+def stays_degraded(line_id: str, it: Iteration, m: Monitor) -> AlertRaised:
+    """The iteration ended without a new model, so the line stays degraded and no iteration
+    may start for it until the retry pause is over: people must look."""
+    ending = it.fact(Stage.ABORTED) or it.fact(Stage.DECIDED)
+    event = ending.event if ending is not None else None
+    why = (
+        event.reason
+        if isinstance(event, IterationAborted)
+        else "; ".join(event.reasons)
+        if isinstance(event, ModelRejected)
+        else ""
+    )
+    health = m.state.line(line_id)
+    pause = m.config.retry_cooldown_predictions
+    return AlertRaised(
+        event_id=stable_id("degraded", it.iteration_id, line_id),
+        producer=PRODUCER,
+        occurred_at=m.clock(),
+        correlation_id=it.iteration_id,
+        severity="critical",
+        summary=(
+            f"line {line_id} stays degraded: iteration {it.iteration_id} ended {it.stage} "
+            f"without a new model; no iteration is possible for {pause} predictions"
+        ),
+        iteration_id=it.iteration_id,
+        line_id=line_id,
+        details={
+            "kind": "line_degraded",
+            "why": why,
+            "threshold": health.threshold,
+            "retry_after_predictions": pause,
+        },
+    )
 
 
 def over(it: Iteration) -> bool:
@@ -269,6 +321,8 @@ def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime)
         mix_shift=health.mix_shift,
         state=str(health.state),
         model_version=event.model_version,
+        accuracy=health.accuracy,
+        labelled=health.labelled,
         input_shift=health.input_shift,
         out_of_bounds=list(health.out_of_bounds),
     )

@@ -54,7 +54,9 @@ async def publish_and_wait(system: System, candidate: ModelCandidate) -> list[Ev
     return seen
 
 
-def test_a_model_trained_on_shuffled_labels_is_refused(system: System) -> None:
+def bad_candidate(system: System, iteration_id: str, line_id: str) -> ModelCandidate:
+    """A version trained on shuffled labels, registered and offered to the gate against the
+    serving champion, with a holdout drawn from the golden set."""
     name = system.settings.mlflow.model_name
     champion = system.registry.by_alias(name, CHAMPION)
     assert champion is not None
@@ -67,26 +69,29 @@ def test_a_model_trained_on_shuffled_labels_is_refused(system: System) -> None:
         classes=CLASSES,
         tags={"golden_manifest_uri": golden_uri},
     )
-
-    seen = asyncio.run(
-        publish_and_wait(
-            system,
-            ModelCandidate(
-                producer="e2e",
-                correlation_id="e2e-bad",
-                iteration_id="e2e-bad",
-                line_id=LINE,
-                model_name=name,
-                version=bad.version,
-                run_id="",
-                manifest_uri=manifest_uri,
-                manifest_sha256=manifest_sha,
-            ),
-        )
+    return ModelCandidate(
+        producer="e2e",
+        correlation_id=iteration_id,
+        iteration_id=iteration_id,
+        line_id=line_id,
+        model_name=name,
+        version=bad.version,
+        run_id="",
+        manifest_uri=manifest_uri,
+        manifest_sha256=manifest_sha,
     )
 
+
+def test_a_model_trained_on_shuffled_labels_is_refused(system: System) -> None:
+    name = system.settings.mlflow.model_name
+    champion = system.registry.by_alias(name, CHAMPION)
+    assert champion is not None
+    candidate = bad_candidate(system, "e2e-bad", LINE)
+
+    seen = asyncio.run(publish_and_wait(system, candidate))
+
     [rejected] = [e for e in seen if isinstance(e, ModelRejected)]
-    assert rejected.version == bad.version and rejected.reasons
+    assert rejected.version == candidate.version and rejected.reasons
     [alert] = [e for e in seen if isinstance(e, AlertRaised)]
     assert "challenger_holdout" in alert.details["scores"]  # type: ignore[operator]
     after = system.registry.by_alias(name, CHAMPION)

@@ -136,3 +136,18 @@ def test_a_version_is_found_by_its_tags(registry: ModelRegistry) -> None:
     found = registry.find(name, {"it": "b"})
     assert found is not None and found.version == second.version
     assert registry.find(name, {"it": "never"}) is None
+
+
+def test_an_alias_is_removed_and_a_tag_set_and_removed(registry: ModelRegistry) -> None:
+    name = fresh("contract-model")
+    first = registry.register(name, b"w1", arch="cnn_small", classes=("OK", "NG"))
+    registry.set_alias(name, PREVIOUS, first.version)
+
+    registry.delete_alias(name, PREVIOUS)
+    registry.delete_alias(name, PREVIOUS)  # already gone: nothing to do
+    assert registry.by_alias(name, PREVIOUS) is None
+
+    registry.set_tag(name, first.version, "withdrawn", "rb-1: defects escape")
+    assert registry.get(name, first.version).tags["withdrawn"] == "rb-1: defects escape"
+    registry.set_tag(name, first.version, "withdrawn", None)
+    assert "withdrawn" not in registry.get(name, first.version).tags

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.fakes import record_of
+from tests.samples import one_of_each
 from tests.unit.test_audit_lineage import history
 from yieldloop.dashboard import routes
 from yieldloop.dashboard.board import Board
@@ -41,6 +42,22 @@ def test_the_pages_show_the_yield_plot_and_the_iteration_row() -> None:
     assert 'data-href="/iterations/line-1-it"' in live
     assert client.get("/api/state").json()["iterations"][0]["stage"] == "deployed"
     assert client.get("/iterations/unknown").status_code == 404
+
+
+def test_the_board_shows_the_review_queue_and_the_rollbacks() -> None:
+    b = Board(reports_per_line=10)
+    b.add(
+        record_of(e, offset=i)
+        for i, e in enumerate(one_of_each())
+        if e.event_type != "LabelProvided"
+    )
+    api = FastAPI()
+    api.include_router(routes.router)
+    api.state.board, api.state.settings = b, DashboardSettings()
+    live = TestClient(api).get("/live").text
+    assert "1 images wait" in live and 'class="review"' in live
+    assert "defects escape since v2" in live
+    assert TestClient(api).get("/api/state").json()["rollbacks"][0]["from_version"] == "2"
 
 
 def test_the_live_figures_show_the_input_shift_and_the_signals_out_of_bounds() -> None:

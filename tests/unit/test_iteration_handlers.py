@@ -29,6 +29,7 @@ from services.common.images import encode_png
 from services.common.iteration import Stage, Transition
 from services.common.ledger import InMemoryLedger
 from services.common.registry import CHALLENGER, CHAMPION, InMemoryRegistry
+from services.common.review import InMemoryReviewLog
 from services.common.store import InMemoryImageStore, get_model, put_model, sha256_of
 from services.common.tracking import InMemoryTracking
 from services.common.training import TrainConfig, train
@@ -39,6 +40,7 @@ from services.curator.config import CuratorConfig, CuratorSettings
 from services.gatekeeper import bootstrap as gate_boot
 from services.gatekeeper import handlers as gatekeeper
 from services.gatekeeper.config import GatekeeperSettings
+from services.gatekeeper.notices import Notice
 from services.trainer import bootstrap as trainer_boot
 from services.trainer import handlers as trainer
 from services.trainer.config import TrainerConfig, TrainerSettings
@@ -55,6 +57,11 @@ class World:
     coordination: InMemoryCoordination = field(default_factory=InMemoryCoordination)
     ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
     published: Published = field(default_factory=Published)
+    reviews: InMemoryReviewLog = field(default_factory=InMemoryReviewLog)
+    parked: list[tuple[Notice, str, BaseException]] = field(default_factory=list)
+
+    async def park(self, notice: Notice, notifier: str, exc: BaseException) -> None:
+        self.parked.append((notice, notifier, exc))
 
     def adapters(self) -> dict[str, object]:
         return {
@@ -74,11 +81,15 @@ class World:
         # tests are about the saga, so its labels are taken whatever the golden set's balance.
         settings = {"min_selected": 10, "referee_max_balance_shift": 1.0, **curation}
         loose = CuratorConfig.model_validate(settings)
-        cur = curator_boot.bootstrap(settings=CuratorSettings(curator=loose), **given)  # type: ignore[arg-type]
+        cur = curator_boot.bootstrap(
+            settings=CuratorSettings(curator=loose),
+            reviews=self.reviews,
+            **given,  # type: ignore[arg-type]
+        )
         trn = trainer_boot.bootstrap(
             settings=TrainerSettings(trainer=TrainerConfig(epochs=2)), **given
         )  # type: ignore[arg-type]
-        gate = gate_boot.bootstrap(settings=GatekeeperSettings(), **given)  # type: ignore[arg-type]
+        gate = gate_boot.bootstrap(settings=GatekeeperSettings(), park=self.park, **given)  # type: ignore[arg-type]
         return cur, trn, gate
 
 

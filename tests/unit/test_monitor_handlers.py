@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from schemas import (
+    AlertRaised,
     Event,
     ImageRef,
     IterationAborted,
+    LabelProvided,
     ModelRejected,
     PredictionMade,
     RetrainQueued,
@@ -198,6 +200,12 @@ def test_a_rejected_model_frees_the_line_but_retries_only_after_a_long_pause(
     deliver(plant, m, [rejected])
     assert asyncio.run(plant.ledger.active()) is None
 
+    [alert] = plant.published.of(AlertRaised)  # the line stays degraded: people must look
+    assert alert.severity == "critical" and alert.line_id == "line-7"
+    assert alert.details["kind"] == "line_degraded" and alert.details["why"] == "worse"
+    deliver(plant, m, [rejected])  # redelivered: no second alert
+    assert len(plant.published.of(AlertRaised)) == 1
+
     feed(plant, m, "line-7", ["NG"] * 80)  # the same incident: no retrain storm
     assert len(plant.published.of(RetrainRequested)) == 1
     feed(plant, m, "line-7", ["NG"] * 40)  # past the retry pause, the drop is confirmed again
@@ -354,3 +362,51 @@ def test_a_checkpoint_dumps_again_only_the_lines_that_changed(plant: Plant) -> N
     assert second["lines"]["line-8"]["counts"][0] == first["lines"]["line-8"]["counts"][0] + 5
     fresh = MonitorState.restore(m.state.policy, second).checkpoint()
     assert fresh == second
+
+
+def test_a_trigger_says_what_each_sample_was_served(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 200)
+    [request] = plant.published.of(RetrainRequested)
+    assert set(request.served) == {ref.sha256 for ref in request.images}
+    assert set(request.served.values()) <= {"OK", "NG"} and "NG" in request.served.values()
+
+
+def label(line: str, i: int, *, served: str, truth: str) -> LabelProvided:
+    image = ImageRef(sha256=f"{i:064x}", uri=f"file:///store/{i}")
+    return LabelProvided(
+        producer="review",
+        iteration_id="it-x",
+        line_id=line,
+        item=image.sha256,
+        image=image,
+        label=truth,
+        reviewer="ana",
+        served_label=served,
+    )
+
+
+def test_labels_people_give_make_a_true_accuracy_beside_the_yield(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 30)
+    assert plant.published.of(YieldReported)[-1].accuracy is None
+
+    deliver(
+        plant,
+        m,
+        [
+            label("line-7", 1, served="OK", truth="OK"),
+            label("line-7", 2, served="OK", truth="NG"),
+            label("line-7", 3, served="NG", truth="NG"),
+            label("line-7", 3, served="NG", truth="OK"),  # a corrected answer replaces its first
+            label("line-9", 4, served="OK", truth="NG"),  # another line's
+        ],
+    )
+    feed(plant, m, "line-7", ["OK"] * 10)
+
+    report = plant.published.of(YieldReported)[-1]
+    assert report.line_id == "line-7" and report.labelled == 3
+    assert report.accuracy == pytest.approx(1 / 3)
+    restarted = plant.monitor()  # the figures survive a restart
+    feed(plant, restarted, "line-7", ["OK"] * 10)
+    assert plant.published.of(YieldReported)[-1].accuracy == pytest.approx(1 / 3)

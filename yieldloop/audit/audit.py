@@ -9,7 +9,7 @@ from typing import Any
 from services.common.history import EVER, Window
 from services.common.settings import CommonSettings
 from services.common.store import LocalImageStore
-from yieldloop.audit import lineage
+from yieldloop.audit import lineage, people
 from yieldloop.audit.collect import Collected, collect
 from yieldloop.audit.enrich import enrich
 from yieldloop.audit.tracked import Tracked
@@ -40,6 +40,7 @@ class Audit:
     newest_approved: str | None = None  # of every iteration read, in scope or not
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     aliases: dict[str, str | None] = field(default_factory=dict)
+    rollbacks: list[Json] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -51,7 +52,13 @@ async def read(settings: CommonSettings, scope: Scope = Scope()) -> Audit:
     got = await collect(settings, window=scope.window)
     every, lookup = lineage.stories(got), lineage.Lookup.of(got.events)
     kept = [lineage.to_json(s, got, lookup) for s in every if scope.keeps(s)]
-    return Audit(got, kept, newest_approved=_newest_approved(every))
+    rollbacks = people.rollbacks(got.events)
+    newest = _newest_approved(every)
+    if rollbacks and newest is not None:
+        approved_at = next(s for s in every if s.iteration_id == newest).ended_at
+        if approved_at is None or rollbacks[-1]["at"] > approved_at.isoformat():
+            newest = None  # the champion was last moved by a rollback
+    return Audit(got, kept, newest_approved=newest, rollbacks=rollbacks)
 
 
 def complete(audit: Audit, settings: CommonSettings, *, verify: bool) -> Audit:
@@ -66,6 +73,17 @@ def complete(audit: Audit, settings: CommonSettings, *, verify: bool) -> Audit:
             s["iteration_id"]: checker.check(s, newest_approved=s["iteration_id"] == newest)
             for s in audit.stories
         }
+        if audit.rollbacks and audit.newest_approved is None:
+            last = audit.rollbacks[-1]
+            now = audit.aliases.get("champion")
+            audit.findings[last["rollback_id"]] = [
+                Finding(
+                    last["rollback_id"],
+                    "aliases",
+                    now == last["version"],
+                    f"champion is v{now}; the newest rollback went to v{last['version']}",
+                )
+            ]
     return audit
 
 
@@ -87,5 +105,6 @@ def to_json(audit: Audit) -> Json:
         },
         "aliases": audit.aliases,
         "iterations": audit.stories,
+        "rollbacks": audit.rollbacks,
         "verify": {k: [f.__dict__ for f in v] for k, v in audit.findings.items()},
     }

@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from services.common.history import Window
+    from yieldloop.audit import people
     from yieldloop.audit.audit import Scope, complete, read, to_json
     from yieldloop.audit.table import table
 
@@ -52,6 +53,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(json.dumps(to_json(audit), indent=1))
     else:
         print(table(audit.stories))
+        if audit.rollbacks:
+            print(people.table(audit.rollbacks))
     folder = args.html or (None if args.json else REPO_ROOT / "runs" / f"audit-{_stamp()}")
     if folder is not None:
         write_pages(audit, folder, settings)

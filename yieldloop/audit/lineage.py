@@ -25,7 +25,7 @@ from schemas import (
     YieldReported,
 )
 from services.common.iteration import FACTS, Iteration, Result, apply, fact_key
-from yieldloop.audit import sections
+from yieldloop.audit import people, sections
 from yieldloop.audit.collect import Collected
 
 Json = dict[str, Any]
@@ -105,6 +105,7 @@ def to_json(story: Story, got: Collected, lookup: Lookup | None = None) -> Json:
         "deployments": [sections.deployment(d, line) for d in story.all(ModelDeployed)],
         "aborts": [sections.abort(a) for a in story.all(IterationAborted)],
         "alerts": [sections.alert(a) for a in story.all(AlertRaised)],
+        "reviews": people.reviews(story.events),
         "retries": {
             "republished": sum(got.repeats[str(e.event_id)] for e in story.events),
             "redone": story.redone,

@@ -13,9 +13,11 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from schemas import DEAD_LETTER
+from services.common import review_routes
 from services.common.health import broker_check
 from services.common.history import PIPELINE
-from services.common.kafka import make_broker
+from services.common.kafka import make_broker, publisher
+from services.common.review import KafkaReviewLog
 from services.common.service import Lifecycle, Runtime, service_app
 from services.common.settings import load_settings
 from yieldloop.audit.tracked import ALIASES, Tracked
@@ -81,5 +83,8 @@ def create(settings: DashboardSettings | None = None) -> FastAPI:
         lifecycle=Lifecycle(loops=[follow_aliases]),
     )
     api.state.board, api.state.settings = board, settings
+    api.state.admin_token = settings.admin_token
+    api.state.reviews, api.state.publish = KafkaReviewLog(settings), publisher(broker)
     api.include_router(routes.router)
+    api.include_router(review_routes.router)
     return api

@@ -10,7 +10,8 @@ from typing import Any
 
 from schemas import YieldReported
 from services.common.kafka import Record
-from yieldloop.audit import lineage
+from services.common.review import ReviewQueue, as_json
+from yieldloop.audit import lineage, people
 from yieldloop.audit.collect import Collector
 from yieldloop.audit.table import row
 
@@ -49,6 +50,20 @@ class Board:
     def story(self, iteration_id: str) -> lineage.Story | None:
         got = self.pipeline.collected()
         return next((s for s in lineage.stories(got) if s.iteration_id == iteration_id), None)
+
+    def reviews(self, limit: int = 20) -> Json:
+        """The review queue: how many wait and the most informative of them."""
+        queue = ReviewQueue.of(self.pipeline.out.events)
+        pending = queue.pending()
+        return {
+            "waiting": len(pending),
+            "labelled": len(queue.labelled),
+            "items": [as_json(r) for r in pending[:limit]],
+        }
+
+    def rollbacks(self) -> list[Json]:
+        """Newest first, with the replicas that swapped back."""
+        return list(reversed(people.rollbacks(self.pipeline.collected().events)))
 
     def dead_letters(self) -> list[Json]:
         return [

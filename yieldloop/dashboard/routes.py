@@ -54,6 +54,8 @@ def live_view(board: Board) -> dict[str, Any]:
         "models": board.models,
         "iterations": board.iterations(),
         "dead_letters": board.dead_letters(),
+        "reviews": board.reviews(),
+        "rollbacks": board.rollbacks(),
         "records": board.records,
     }
 
@@ -82,6 +84,8 @@ async def state(board: BoardDep) -> dict[str, Any]:
         "models": board.models,
         "iterations": board.iterations(),
         "dead_letters": board.dead_letters(),
+        "reviews": board.reviews(),
+        "rollbacks": board.rollbacks(),
     }
 
 
