@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.openapi.schemas import OpenApiSchema
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests.e2e.conftest import System
 
