@@ -15,9 +15,12 @@ from typing import Annotated, Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from services.common.health import Health, ServiceMetrics, follow_lag
 from services.common.retry import retrying
@@ -102,11 +105,28 @@ def service_app(
                     await task
             await _run(steps.after_stop)
 
-    api = FastAPI(title=title, lifespan=lifespan)
+    unreadable = {"model": ErrorBody, "description": "The request body could not be read"}
+    api = FastAPI(title=title, lifespan=lifespan, responses={400: unreadable})
     api.state.runtime = runtime
+    api.exception_handler(HTTPException)(_refused)
     api.include_router(router)
     api.mount("/metrics", make_asgi_app(registry=runtime.metrics.registry))
     return api
+
+
+class ErrorBody(BaseModel):
+    """What every refusal answers: a short error and what exactly was wrong."""
+
+    error: str
+    detail: str
+
+
+async def _refused(request: Request, exc: HTTPException) -> Response:
+    """A body that does not parse is a 400 in the same shape as every other refusal."""
+    if exc.status_code == 400:
+        body = ErrorBody(error="bad request", detail=str(exc.detail))
+        return JSONResponse(body.model_dump(), 400, headers=exc.headers)
+    return await http_exception_handler(request, exc)
 
 
 async def _run(hooks: list[Hook]) -> None:

@@ -7,15 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from pydantic import BaseModel
 
+from services.common.service import ErrorBody
 from services.inference import handlers
 from services.inference.bootstrap import Inference
-
-
-class ErrorBody(BaseModel):
-    """What every refusal answers: a short error and what exactly was wrong."""
-
-    error: str
-    detail: str
 
 
 class Prediction(BaseModel):
