@@ -24,6 +24,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    from services.common.topics import ensure_topics
+
+    report = asyncio.run(ensure_topics(load_settings(CommonSettings)))
+    for line in report.lines():
+        print(f"topics: {line}")
+    return 1 if args.strict and report.differing else 0
+
+
 def cmd_events_doc(args: argparse.Namespace) -> int:
     from yieldloop.events_doc import render
 
@@ -67,6 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=SERVICES)
     serve.set_defaults(run=cmd_serve)
+    topics = sub.add_parser(
+        "topics", help="create the catalog's topics on the configured broker, report differences"
+    )
+    topics.add_argument("action", choices=["ensure"])
+    topics.add_argument("--strict", action="store_true", help="exit 1 if a topic differs")
+    topics.set_defaults(run=cmd_topics)
     doc = sub.add_parser("events-doc", help="write the event catalog page")
     doc.add_argument("--out", default="docs/events.md")
     doc.set_defaults(run=cmd_events_doc)

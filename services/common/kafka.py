@@ -1,4 +1,4 @@
-"""Kafka wiring every service shares: the broker, publishing events, dead letters, topics."""
+"""Kafka wiring every service shares: the broker, publishing events, dead letters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -17,7 +16,7 @@ from faststream.message import StreamMessage
 from faststream.middlewares import ExceptionMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from schemas import CATALOG, DEAD_LETTER, Event, Retention, codec, topic_for
+from schemas import DEAD_LETTER, Event, codec, topic_for
 from services.common.health import ServiceMetrics
 from services.common.retry import POISON
 from services.common.settings import CommonSettings
@@ -112,39 +111,6 @@ def security_options(settings: CommonSettings) -> dict[str, Any]:
     if k.security_protocol.endswith("SSL"):
         options["ssl_context"] = create_ssl_context()
     return options
-
-
-def topic_configs(settings: CommonSettings, retention: Retention) -> dict[str, str]:
-    if retention is Retention.FOREVER:
-        return {"retention.ms": "-1", "retention.bytes": "-1"}
-    k = settings.kafka
-    return {
-        "retention.ms": str(k.stream_retention_ms),
-        "retention.bytes": str(k.stream_retention_bytes),
-    }
-
-
-async def ensure_topics(settings: CommonSettings) -> list[str]:
-    """Create the catalog's topics that are missing; returns the names created."""
-    wanted = {spec.name: spec.retention for spec in CATALOG} | {DEAD_LETTER: Retention.FOREVER}
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, **security_options(settings)
-    )
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name, settings.kafka.partitions, 1, topic_configs=topic_configs(settings, kept)
-            )
-            for name, kept in wanted.items()
-            if name not in existing
-        ]
-        if missing:
-            await admin.create_topics(missing)
-        return [t.name for t in missing]
-    finally:
-        await admin.close()
 
 
 def replica_group(service: str, replica_id: str) -> str:
