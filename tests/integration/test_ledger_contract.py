@@ -4,8 +4,8 @@ and a ledger rebuilt from the facts holds what the original held."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
