@@ -9,7 +9,9 @@ export YIELDLOOP_VENV := $(VENV)
 export PYTHONPATH := $(CURDIR)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo test unit lint stack-up stack-down events-doc bench
+K8S := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
+
+.PHONY: setup demo test unit lint check-deploy lock stack-up stack-down events-doc bench
 
 setup:
 	@deploy/setup.sh
@@ -17,15 +19,27 @@ setup:
 demo: setup
 	$(PY) -m yieldloop demo
 
-test: setup
+test: setup check-deploy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
 	$(PY) -m pytest tests/unit
 
-lint: setup
+lint: setup check-deploy
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+# The deployment files, offline (no Docker engine or cluster needed); tools pinned in pyproject.
+check-deploy: setup
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/docker-compose -f docker-compose.yml config -q
+	$(VENV)/bin/check-jsonschema -q --builtin-schema vendor.compose-spec docker-compose.yml
+	$(VENV)/bin/kubernetes-validate --strict --quiet $(K8S)
+
+# constraints.txt: exact versions of every dependency, resolved anew from pyproject's ranges.
+lock:
+	deploy/lock.sh
 
 stack-up: setup
 	$(PY) -m yieldloop stack up
