@@ -11,7 +11,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 K8S := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-.PHONY: setup demo test unit lint check-deploy lock stack-up stack-down events-doc bench
+.PHONY: setup demo test unit lint check-deploy lock stack-up stack-down events-doc docs bench
 
 setup:
 	@deploy/setup.sh
@@ -49,3 +49,7 @@ stack-down: setup
 
 events-doc: setup
 	$(PY) -m yieldloop events-doc --out docs/events.md
+
+# docs/events.md and docs/asyncapi.json, regenerated from the code (tests fail when they differ)
+docs: events-doc
+	$(PY) -m yieldloop asyncapi-doc --out docs/asyncapi.json

@@ -41,6 +41,14 @@ def cmd_events_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_asyncapi_doc(args: argparse.Namespace) -> int:
+    from yieldloop.asyncapi import render
+
+    Path(args.out).write_text(render())
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from services.monitor.config import MonitorSettings
     from yieldloop import demo, report, stack
@@ -85,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     doc = sub.add_parser("events-doc", help="write the event catalog page")
     doc.add_argument("--out", default="docs/events.md")
     doc.set_defaults(run=cmd_events_doc)
+    spec = sub.add_parser("asyncapi-doc", help="write the system's AsyncAPI document")
+    spec.add_argument("--out", default="docs/asyncapi.json")
+    spec.set_defaults(run=cmd_asyncapi_doc)
     dem = sub.add_parser("demo", help="the whole loop on the demo production line")
     dem.add_argument("--rate", type=float, default=20.0, help="parts per second")
     dem.add_argument("--warmup", type=float, default=25.0, help="seconds before drift")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from faststream.message import StreamMessage
 from faststream.middlewares import ExceptionMiddleware
@@ -74,16 +76,30 @@ async def send_dead_letter(broker: KafkaBroker, record: Record, exc: BaseExcepti
     )
 
 
-def publisher(broker: KafkaBroker) -> Publish:
+def publisher(broker: KafkaBroker, produces: Sequence[type[Event]] = ()) -> Publish:
+    """Publishes events keyed and with headers as the catalog says. The kinds a service
+    `produces` go through publishers registered on its broker: the AsyncAPI document lists
+    those, with their schemas."""
+    declared = {kind: declare(broker, kind) for kind in produces}
+
     async def publish(event: Event) -> None:
-        await broker.publish(
+        target = declared.get(type(event))
+        send = target.publish if target else partial(broker.publish, topic=topic_for(event))
+        await send(
             codec.encode(event),
-            topic_for(event),
             key=codec.key(event),
             headers={**codec.headers(event), "content-type": JSON},
         )
 
     return publish
+
+
+def declare(broker: KafkaBroker, kind: type[Event]) -> DefaultPublisher:
+    topic = topic_for(kind)
+    summary = (kind.__doc__ or kind.__name__).strip().splitlines()[0]
+    return broker.publisher(
+        topic, title=f"{topic}:{kind.__name__}", description=summary, schema=kind
+    )
 
 
 def security(settings: CommonSettings) -> BaseSecurity | None:

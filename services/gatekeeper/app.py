@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from schemas import AlertRaised, ModelCandidate, topic_for
+from schemas import AlertRaised, ModelApproved, ModelCandidate, ModelRejected, topic_for
 from services.common.kafka import make_broker, publisher
 from services.common.service import Runtime
 from services.common.settings import load_settings
@@ -15,6 +15,7 @@ from services.gatekeeper.bootstrap import Gatekeeper, bootstrap
 from services.gatekeeper.config import GatekeeperSettings
 
 GROUP = "gatekeeper"
+PRODUCES = (ModelApproved, ModelRejected, AlertRaised)
 LONG_JOB_MS = 3_600_000  # evaluation runs in a thread; the consumer must not be thought dead
 
 
@@ -41,6 +42,6 @@ def create(settings: GatekeeperSettings | None = None) -> FastAPI:
     settings = settings or load_settings(GatekeeperSettings)
     runtime = Runtime("gatekeeper", backoff=settings.retry)
     broker = make_broker(settings, client_id="gatekeeper", metrics=runtime.metrics)
-    g = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime)
+    g = bootstrap(settings=settings, publish=publisher(broker, PRODUCES), runtime=runtime)
     subscribe(broker, g)
     return service_for(g, broker, settings, title="yieldloop gatekeeper")

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from schemas import ImageSubmitted, ModelApproved, topic_for
+from schemas import ImageSubmitted, ModelApproved, ModelDeployed, PredictionMade, topic_for
 from services.common.images import CorruptImage, NotAnImage
 from services.common.kafka import (
     Record,
@@ -23,12 +23,13 @@ from services.common.kafka import (
 from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
 from services.common.wiring import service_for
-from services.inference import handlers, routes
+from services.inference import asyncapi, handlers, routes
 from services.inference.bootstrap import Inference, bootstrap
 from services.inference.config import InferenceSettings
 from services.inference.domain import UnsafeArchive
 
 GROUP = "inference"
+PRODUCES = (PredictionMade, ModelDeployed)
 
 
 def subscribe(broker: KafkaBroker, svc: Inference) -> LogicSubscriber[Any]:
@@ -70,7 +71,7 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
 
     svc = bootstrap(
         settings=settings,
-        publish=publisher(broker),
+        publish=publisher(broker, PRODUCES),
         dead_letter=dead_letter,
         runtime=runtime,
         **given,
@@ -89,7 +90,9 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         lifecycle=Lifecycle(after_broker=[serve_champion]),
     )
     api.state.inference = svc
+    api.description = asyncapi.POINTER
     api.include_router(routes.router)
+    api.include_router(asyncapi.router)
     refusals(api, svc)
     return api
 

@@ -8,7 +8,16 @@ import logging
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from schemas import IterationAborted, ModelDeployed, ModelRejected, PredictionMade, topic_for
+from schemas import (
+    IterationAborted,
+    ModelDeployed,
+    ModelRejected,
+    PredictionMade,
+    RetrainQueued,
+    RetrainRequested,
+    YieldReported,
+    topic_for,
+)
 from services.common.kafka import Record, make_broker, publisher, raw_batch, send_dead_letter
 from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
@@ -18,6 +27,7 @@ from services.monitor.bootstrap import Monitor, bootstrap
 from services.monitor.config import MonitorSettings
 
 GROUP = "monitor"
+PRODUCES = (YieldReported, RetrainRequested, RetrainQueued, IterationAborted)
 FOLLOWS = (PredictionMade, ModelDeployed, ModelRejected, IterationAborted)
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,10 @@ def create(settings: MonitorSettings | None = None) -> FastAPI:
         runtime.metrics.dead_letters.labels(record.topic).inc()
 
     m = bootstrap(
-        settings=settings, publish=publisher(broker), dead_letter=dead_letter, runtime=runtime
+        settings=settings,
+        publish=publisher(broker, PRODUCES),
+        dead_letter=dead_letter,
+        runtime=runtime,
     )
     subscribe(broker, m)
 
