@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make demo` and `make test` need on a fresh Debian machine:
-# system packages (Java 17, Maven, redis-server), the Python environment (kept in a cache outside
+# system packages (Java 17, Maven, redis-server, tmux), the Python environment (kept in a cache outside
 # the checkout, so a fresh clone reuses it; exact versions from constraints.txt, the deployment
 # checkers included), the `yieldloop` command, and the Kafka broker jars (Maven's cache).
 set -euo pipefail
@@ -14,6 +14,7 @@ need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v tmux >/dev/null || need_apt+=(tmux)  # the terminal in which tests use `yieldloop browse`
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo

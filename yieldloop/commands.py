@@ -33,6 +33,13 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 1 if args.strict and report.differing else 0
 
 
+def cmd_browse(args: argparse.Namespace) -> int:
+    from yieldloop.browse import browse
+
+    browse(load_settings(CommonSettings), topic=args.topic)
+    return 0
+
+
 def cmd_events_doc(args: argparse.Namespace) -> int:
     from yieldloop.events_doc import render
 
@@ -90,6 +97,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     topics.add_argument("action", choices=["ensure"])
     topics.add_argument("--strict", action="store_true", help="exit 1 if a topic differs")
     topics.set_defaults(run=cmd_topics)
+    look = sub.add_parser(
+        "browse", help="topics, consumer groups with lag, and messages in a terminal UI (kaskade)"
+    )
+    look.add_argument("--topic", help="show this topic's messages from the beginning")
+    look.set_defaults(run=cmd_browse)
     doc = sub.add_parser("events-doc", help="write the event catalog page")
     doc.add_argument("--out", default="docs/events.md")
     doc.set_defaults(run=cmd_events_doc)

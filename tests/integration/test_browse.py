@@ -1,0 +1,100 @@
+"""`yieldloop browse` as a person uses it: in a terminal (tmux), against the test broker. The
+first run installs kaskade into the cache."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import schemas as s
+from services.common.kafka import make_broker, publisher
+from services.common.settings import REPO_ROOT, CommonSettings
+from tests.conftest import TEST_STACK_ENV
+
+pytestmark = pytest.mark.integration
+ENV = {**TEST_STACK_ENV, "PYTHONPATH": str(REPO_ROOT), "PATH": os.environ["PATH"]}
+
+
+class Terminal:
+    """A detached tmux session running one command, read as a person would see it."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.name = f"yieldloop-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        # the screen stays readable if the command ends early
+        line = f"cd {shlex.quote(str(REPO_ROOT))} && env {exports} {shlex.join(command)}; sleep 600"
+        self._tmux("new-session", "-d", "-s", self.name, "-x", "220", "-y", "50", line)
+
+    def _tmux(self, *args: str) -> str:
+        # a server of this test run's own: no other tmux user's environment or sessions
+        server = ["tmux", "-L", f"yieldloop-tests-{os.getpid()}"]
+        done = subprocess.run([*server, *args], capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", self.name)
+
+    def wait_for(self, text: str, timeout: float, *, pressing: str | None = None) -> str:
+        """The screen once `text` shows, or at the timeout; `pressing` a key every few seconds
+        meanwhile, as a person asks for more."""
+        deadline, presses = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline and text not in self.screen():
+            presses += 1
+            if pressing and presses % 5 == 0:
+                self._tmux("send-keys", "-t", self.name, pressing)
+            time.sleep(1)
+        return self.screen()
+
+    def close(self) -> None:
+        self._tmux("kill-session", "-t", self.name)
+
+
+@pytest.fixture
+def terminal(stack: CommonSettings) -> Iterator[Callable[[list[str]], Terminal]]:
+    """Opens terminals on the test stack; closes them after the test."""
+    assert shutil.which("tmux"), "tmux is installed by deploy/setup.sh"
+    opened: list[Terminal] = []
+
+    def open_terminal(command: list[str]) -> Terminal:
+        opened.append(Terminal(command, ENV))
+        return opened[-1]
+
+    yield open_terminal
+    for term in opened:
+        term.close()
+
+
+def browse(*args: str) -> list[str]:
+    return [sys.executable, "-m", "yieldloop", "browse", *args]
+
+
+def test_it_lists_the_topics_with_partitions_and_groups(
+    terminal: Callable[[list[str]], Terminal],
+) -> None:
+    screen = terminal(browse()).wait_for(s.CATALOG[-1].name, timeout=300)
+
+    assert "Topics" in screen and "Lag" in screen, screen
+    assert all(spec.name in screen for spec in s.CATALOG), screen
+
+
+async def test_it_shows_a_topics_messages(
+    stack: CommonSettings, terminal: Callable[[list[str]], Terminal]
+) -> None:
+    mark = f"browse-{uuid.uuid4().hex[:8]}"
+    async with make_broker(stack, client_id="browse-test") as broker:
+        await publisher(broker)(
+            s.AlertRaised(producer="browse-test", severity="info", summary=mark, iteration_id=mark)
+        )
+
+    topic = s.topic_for(s.AlertRaised)
+    screen = terminal(browse("--topic", topic)).wait_for(mark, timeout=300, pressing="n")
+
+    assert f"Records [{topic}]" in screen and mark in screen, screen
