@@ -20,6 +20,7 @@ from services.common.settings import REPO_ROOT, CommonSettings
 from tests.conftest import TEST_STACK_ENV
 
 pytestmark = pytest.mark.integration
+LOADING = "● ●"
 ENV = {**TEST_STACK_ENV, "PYTHONPATH": str(REPO_ROOT), "PATH": os.environ["PATH"]}
 
 
@@ -29,9 +30,12 @@ class Terminal:
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.name = f"yieldloop-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        # the screen stays readable if the command ends early
-        line = f"cd {shlex.quote(str(REPO_ROOT))} && env {exports} {shlex.join(command)}; sleep 600"
-        self._tmux("new-session", "-d", "-s", self.name, "-x", "220", "-y", "50", line)
+        # The pane's size, not a COLUMNS/LINES inherited by the tmux server, is the screen's;
+        # and the screen stays readable if the command ends early.
+        run = f"env -u COLUMNS -u LINES {exports} {shlex.join(command)}; sleep 600"
+        line = f"cd {shlex.quote(str(REPO_ROOT))} && {run}"
+        self._tmux("new-session", "-d", "-s", self.name, line)
+        self._tmux("resize-window", "-t", self.name, "-x", "220", "-y", "50")
 
     def _tmux(self, *args: str) -> str:
         # a server of this test run's own: no other tmux user's environment or sessions
@@ -43,14 +47,13 @@ class Terminal:
         return self._tmux("capture-pane", "-p", "-t", self.name)
 
     def wait_for(self, text: str, timeout: float, *, pressing: str | None = None) -> str:
-        """The screen once `text` shows, or at the timeout; `pressing` a key every few seconds
-        meanwhile, as a person asks for more."""
-        deadline, presses = time.monotonic() + timeout, 0
-        while time.monotonic() < deadline and text not in self.screen():
-            presses += 1
-            if pressing and presses % 5 == 0:
+        """The screen once `text` shows, or at the timeout. Meanwhile, whenever the program is
+        idle (no loading dots), `pressing` a key, as a person asks for more."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and text not in (seen := self.screen()):
+            if pressing and LOADING not in seen:
                 self._tmux("send-keys", "-t", self.name, pressing)
-            time.sleep(1)
+            time.sleep(3)
         return self.screen()
 
     def close(self) -> None:
