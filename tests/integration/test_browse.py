@@ -18,6 +18,7 @@ import schemas as s
 from services.common.kafka import make_broker, publisher
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.conftest import TEST_STACK_ENV
+from yieldloop.browse import installed
 
 pytestmark = pytest.mark.integration
 LOADING = "● ●"
@@ -62,8 +63,10 @@ class Terminal:
 
 @pytest.fixture
 def terminal(stack: CommonSettings) -> Iterator[Callable[[list[str]], Terminal]]:
-    """Opens terminals on the test stack; closes them after the test."""
+    """Opens terminals on the test stack; closes them after the test. kaskade is installed
+    first (on a fresh machine), so the screens' timeouts measure only the program."""
     assert shutil.which("tmux"), "tmux is installed by deploy/setup.sh"
+    installed(stack)
     opened: list[Terminal] = []
 
     def open_terminal(command: list[str]) -> Terminal:
