@@ -5,13 +5,14 @@ CACHE ?= $(HOME)/.cache/yieldloop
 VENV ?= $(CACHE)/venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+ARGS ?=
 export YIELDLOOP_VENV := $(VENV)
 export PYTHONPATH := $(CURDIR)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 K8S := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-.PHONY: setup demo test unit lint check-deploy lock stack-up stack-down events-doc docs bench
+.PHONY: setup demo test unit lint check-deploy lock chaos stack-up stack-down events-doc docs bench
 
 setup:
 	@deploy/setup.sh
@@ -21,6 +22,10 @@ demo: setup
 
 test: setup check-deploy
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault injection on a stack of its own; ARGS=--quick runs one round of every scenario.
+chaos: setup
+	$(PY) -m yieldloop chaos $(ARGS)
 
 unit: setup
 	$(PY) -m pytest tests/unit

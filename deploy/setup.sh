@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make demo` and `make test` need on a fresh Debian machine:
-# system packages (Java 17, Maven, redis-server, tmux), the Python environment (kept in a cache outside
-# the checkout, so a fresh clone reuses it; exact versions from constraints.txt, the deployment
-# checkers included), the `yieldloop` command, and the Kafka broker jars (Maven's cache).
+# system packages (Java 17, Maven, redis-server, Chromium and its driver for the browser tests, tmux
+# for the terminal ones), the Python environment (kept in a cache outside the checkout, so a fresh
+# clone reuses it; exact versions from constraints.txt, the deployment checkers included), the
+# `yieldloop` command, and the Kafka broker jars (Maven's cache).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${YIELDLOOP_CACHE:-$HOME/.cache/yieldloop}
@@ -15,6 +16,9 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v tmux >/dev/null || need_apt+=(tmux)  # the terminal in which tests use `yieldloop browse`
+# The dashboard's tests drive Debian's Chromium (never a browser downloaded by Playwright).
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian's packages"
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo

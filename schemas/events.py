@@ -144,6 +144,7 @@ class ModelApproved(Event):
     version: str
     previous_version: str | None
     scores: dict[str, float]
+    reasons: list[str] = Field(default_factory=list)  # why the gate approved, with the figures
 
 
 class ModelRejected(Event):

@@ -30,7 +30,9 @@ TEST_STACK_ENV = {
     "YIELDLOOP_CURATOR__PORT": port(28002),
     "YIELDLOOP_TRAINER__PORT": port(28003),
     "YIELDLOOP_GATEKEEPER__PORT": port(28004),
+    "YIELDLOOP_DASHBOARD__PORT": port(28005),
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "YIELDLOOP_FAULTS__ENABLED": "true",  # the chaos scenarios of the suite arm crash points
 }
 
 

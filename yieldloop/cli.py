@@ -24,6 +24,10 @@ def cmd_stack(args: argparse.Namespace) -> int:
     else:
         for name, state in stack.status(settings).items():
             print(f"{name:<7} {state}")
+        from yieldloop.stack.tools import hints, lib
+
+        if lib(settings).joinpath(".complete").exists():
+            print("\n".join(hints(settings)))
     return 0
 
 

@@ -60,6 +60,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from services.monitor.config import MonitorSettings
     from yieldloop import demo, report, stack
     from yieldloop.bootstrap_models import bootstrap_models
+    from yieldloop.dashboard.command import start_daemon
     from yieldloop.fleet import Fleet
 
     settings = load_settings(MonitorSettings)
@@ -67,6 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"stack healthy in {stack.up(settings):.1f} s")
     try:
         bootstrap_models(settings)
+        print(f"MLflow:    {settings.mlflow_uri}\ndashboard: {start_daemon(settings)}")
         line_id, run_dir = demo.new_run_dir()
         with Fleet(log_dir=run_dir / "logs") as fleet:
             print(f"services ready in {fleet.start():.1f} s (logs: {run_dir / 'logs'})")
@@ -78,11 +80,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0 if figures["decision"] == "approved" else 1
     finally:
         if not args.keep_stack:
-            stack.down(settings)
+            stack.down(settings)  # the dashboard with it
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from yieldloop import produce
+    from yieldloop import chaos, dead_letters, produce
+    from yieldloop.audit import command as audit
+    from yieldloop.dashboard import command as dashboard
+    from yieldloop.replay import command as replay
 
     boot = sub.add_parser("bootstrap", help="train and register the first champion and referees")
     boot.add_argument("--force", action="store_true", help="train again even if registered")
@@ -112,6 +117,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dem.add_argument("--rate", type=float, default=20.0, help="parts per second")
     dem.add_argument("--warmup", type=float, default=25.0, help="seconds before drift")
     dem.add_argument("--after", type=float, default=20.0, help="seconds judged after the swap")
-    dem.add_argument("--keep-stack", action="store_true", help="leave Kafka/Redis/MLflow up")
+    dem.add_argument(
+        "--keep-stack", action="store_true", help="leave Kafka/Redis/MLflow and the dashboard up"
+    )
     dem.set_defaults(run=cmd_demo)
     produce.register(sub)
+    chaos.register(sub)
+    dead_letters.register(sub)
+    audit.register(sub)
+    replay.register(sub)
+    dashboard.register(sub)

@@ -78,6 +78,22 @@ class Fleet:
                 )
             time.sleep(0.5 if waiting else 0)
 
+    def relaunch(self, name: str, *, env: dict[str, str] | None = None) -> None:
+        """Stop the service if it runs (gracefully), start it again and wait until it is ready."""
+        self.daemons[name].stop(timeout=60)
+        self.launch(name, env=env)
+        self.wait_ready(name)
+
+    def signal(self, name: str, sig: int) -> None:
+        """Send a signal and wait for the process to exit (a graceful stop on SIGTERM)."""
+        pid = self.daemons[name].pid()
+        if pid is None:
+            return
+        os.kill(pid, sig)
+        deadline = time.monotonic() + 90
+        while self.daemons[name].pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def kill(self, name: str) -> None:
         """SIGKILL, as `kill -9`: no shutdown hook runs."""
         pid = self.daemons[name].pid()

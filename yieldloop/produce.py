@@ -9,10 +9,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 
 from schemas import ImageRef, ImageSubmitted
 from services.common.kafka import make_broker, publisher
+from services.common.retry import retrying
 from services.common.settings import CommonSettings, load_settings
 from services.common.store import ImageStore, LocalImageStore, sha256_of
 from services.inference.domain import UnsafeArchive
@@ -90,7 +92,8 @@ async def produce(
                     image=image,
                     filename=item.filename,
                 )
-                await publish(event)
+                # The line keeps the part until the broker takes it (a broker restart pauses it).
+                await retrying(partial(publish, event), backoff=settings.retry)
                 record(item, event)
                 sent += 1
                 progress.tick(sent)

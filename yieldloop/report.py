@@ -248,4 +248,6 @@ def write(
     run_dir.mkdir(parents=True, exist_ok=True)
     data = run_dir / "report.json"
     data.write_text(json.dumps(report, indent=2) + "\n")
-    return data, plot(report, series, path=run_dir / "report.png", markers=markers_of(report))
+    png = run_dir / "report.png"
+    plot(report, series, path=png, markers=markers_of(report))
+    return data, png

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,9 +38,9 @@ def plot(
     report: Mapping[str, object],
     series: Sequence[tuple[datetime, float]],
     *,
-    path: Path,
+    path: Path | IO[bytes],
     markers: Mapping[str, datetime | None],
-) -> Path:
+) -> Path | IO[bytes]:
     """Yield over time with the threshold, the loop's moments and which model served when."""
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas for PNG
 
@@ -60,7 +60,7 @@ def plot(
     )
     ax.set_title(_title(report), loc="left")
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     return path
 
 

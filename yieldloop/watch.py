@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer
@@ -16,13 +16,17 @@ PIPELINE = [spec.name for spec in CATALOG if spec.retention is Retention.FOREVER
 
 
 class Watcher:
-    """Reads every event published after it started: the line's predictions and yield reports,
-    and every pipeline event (iterations are matched to the line by their `line_id`)."""
+    """Reads every event published after it started: the lines' predictions and yield reports,
+    and every pipeline event (iterations are matched to lines by their `line_id`)."""
 
     def __init__(
-        self, settings: CommonSettings, *, line_id: str, topics: list[str] | None = None
+        self,
+        settings: CommonSettings,
+        *,
+        line_id: str | Collection[str],
+        topics: list[str] | None = None,
     ) -> None:
-        self.line_id = line_id
+        self.lines = {line_id} if isinstance(line_id, str) else set(line_id)
         self.consumer = AIOKafkaConsumer(
             *(topics or [*PIPELINE, "yieldloop.predictions.made"]),
             bootstrap_servers=settings.kafka_bootstrap,
@@ -54,7 +58,8 @@ class Watcher:
             )
             for record in records:
                 event = decode_any(record.value)
-                if getattr(event, "line_id", self.line_id) in (self.line_id, None):
+                line = getattr(event, "line_id", None)
+                if line is None or line in self.lines:
                     yield event
             if not records:
                 yield None

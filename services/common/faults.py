@@ -7,6 +7,9 @@ import os
 import signal
 import sys
 
+from fastapi import APIRouter
+from pydantic import BaseModel
+
 _armed: str | None = None
 
 
@@ -21,3 +24,17 @@ def point(name: str) -> None:
     if _armed == name:
         print(f"fault injection: killed at {name}", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Arming(BaseModel):
+    crash_at: str | None
+
+
+router = APIRouter(tags=["fault injection"])
+
+
+@router.post("/faults")
+async def arm_at_run_time(arming: Arming) -> Arming:
+    """Arm (or disarm, with null) the crash point; served only when faults are enabled."""
+    arm(arming.crash_at)
+    return Arming(crash_at=_armed)

@@ -47,10 +47,10 @@ class ServiceMetrics:
             ["group", "topic"],
             registry=self.registry,
         )
-        self.iterations = Gauge(
-            "yieldloop_iteration_state",
-            "Iterations this service last saw in each state",
-            ["state"],
+        self.active_iteration = Gauge(
+            "yieldloop_active_iteration",
+            "1 for the stage the model's active iteration stands at, 0 for the others",
+            ["stage"],
             registry=self.registry,
         )
 

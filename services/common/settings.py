@@ -90,8 +90,10 @@ class Backoff(BaseModel):
 
 
 class FaultSettings(BaseModel):
-    """Fault injection for `yieldloop chaos` only: the process kills itself at this point."""
+    """Fault injection for `yieldloop chaos` only: the process kills itself at a named point,
+    given here or, when `enabled`, armed at run time through `POST /faults`."""
 
+    enabled: bool = False
     crash_at: str | None = None  # e.g. "trainer.after_effect"
 
 

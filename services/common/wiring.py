@@ -91,4 +91,7 @@ def service_for(
         await ensure_rebuilt(ports.ledger, settings)
 
     steps.before_broker.insert(0, ledger_ready)
-    return service_app(title=title, broker=broker, runtime=ports.runtime, lifecycle=steps)
+    api = service_app(title=title, broker=broker, runtime=ports.runtime, lifecycle=steps)
+    if settings.faults.enabled:
+        api.include_router(faults.router)
+    return api

@@ -60,6 +60,7 @@ def curate_iteration(event: RetrainRequested, joined: list[RetrainQueued], c: Cu
             previous=previous_manifest(base, c),
             classes=base.classes,
             policy=c.config.policy(),
+            parent_sha256=base.tags.get("manifest_sha256") or None,
         )
     except (NotEnoughSamples, ModelNotFound) as exc:
         return IterationAborted(

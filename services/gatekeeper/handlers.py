@@ -46,6 +46,7 @@ def outcome(event: ModelCandidate, decision: Decision, previous: str | None) -> 
                 **event.caused(),
                 **same,
                 scores=decision.scores,
+                reasons=list(decision.reasons),
                 previous_version=previous,
             )
         ]

@@ -61,7 +61,9 @@ async def start(svc: Inference) -> None:
 async def images_submitted(records: Sequence[Record], svc: Inference) -> None:
     """Judge a batch from the line. Each record stands alone: a poison one is dead-lettered by
     itself and the rest are judged; a transient fault retries the judging, not the dead letters."""
-    arrived, poison = await asyncio.to_thread(unpack, records, svc)
+    arrived, poison = await svc.runtime.handle(
+        "unpack", lambda: asyncio.to_thread(unpack, records, svc)
+    )
     for record, exc in poison:
         svc.metrics.rejected.labels(type(exc).__name__).inc()
         await svc.runtime.handle("dead_letter", partial(svc.dead_letter, record, exc))
@@ -179,9 +181,12 @@ async def report_deployed(
     )
     if iteration_id is not None:
         await svc.ledger.record([deployed], sent=False)
-    faults.point("inference.after_effect")
+    approved = cause is not None  # the step boundaries of a swap, not of a start-up
+    if approved:
+        faults.point("inference.after_effect")
     await svc.publish(deployed)
-    faults.point("inference.after_publish")
+    if approved:
+        faults.point("inference.after_publish")
     await svc.coordination.mark_done(key)
     return "done"
 

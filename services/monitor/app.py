@@ -67,6 +67,9 @@ def create(settings: MonitorSettings | None = None) -> FastAPI:
     async def restore() -> None:
         await runtime.handle("restore", lambda: handlers.restore(m))
 
+    async def resume() -> None:
+        await runtime.handle("resume", lambda: handlers.resume(m))
+
     async def timer() -> None:
         while True:
             try:
@@ -75,5 +78,5 @@ def create(settings: MonitorSettings | None = None) -> FastAPI:
                 log.warning("timer: %r", exc)
             await asyncio.sleep(m.config.tick_s)
 
-    steps = Lifecycle(before_broker=[restore], loops=[timer])
+    steps = Lifecycle(before_broker=[restore], after_broker=[resume], loops=[timer])
     return service_for(m, broker, settings, title="yieldloop monitor", lifecycle=steps)

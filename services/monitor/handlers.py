@@ -8,7 +8,7 @@ again; the ids of what it derives are the same each time."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas import (
     ImageRef,
@@ -23,7 +23,7 @@ from schemas import (
     stable_id,
 )
 from services.common import faults
-from services.common.iteration import Iteration, Result, Stage
+from services.common.iteration import HOLDS_MODEL, Iteration, Result, Stage
 from services.common.kafka import Record
 from services.common.retry import POISON
 from services.monitor.bootstrap import Monitor
@@ -36,9 +36,14 @@ ENDINGS = (ModelDeployed, ModelRejected, IterationAborted)
 
 
 async def restore(m: Monitor) -> None:
-    """Resume where the last checkpoint left off; what it had not published goes out now."""
+    """Resume where the last checkpoint left off (before any record is fetched)."""
     m.state = MonitorState.restore(m.config.policy(), await m.coordination.checkpoint(CHECKPOINT))
-    await flush(m)
+
+
+async def resume(m: Monitor) -> None:
+    """What the last run had not published goes out now (once the broker is up)."""
+    async with m.busy:
+        await flush(m)
 
 
 async def records_arrived(records: Sequence[Record], m: Monitor) -> None:
@@ -75,7 +80,7 @@ async def prediction_made(event: PredictionMade, m: Monitor) -> None:
         ref=event.image.without_data(), label=event.label, confidence=event.confidence
     )
     if verdict.report is not None:
-        m.state.outbox.append(yield_reported(event, verdict.report))
+        m.state.outbox.append(yield_reported(event, verdict.report, at=m.clock()))
     if verdict.trigger is not None:
         await open_iteration(event, verdict.trigger, m)
 
@@ -86,6 +91,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
     request = RetrainRequested(
         event_id=stable_id("requested", iteration_id),
         producer=PRODUCER,
+        occurred_at=m.clock(),
         correlation_id=iteration_id,
         causation_id=event.event_id,
         iteration_id=iteration_id,
@@ -103,6 +109,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
     drop = RetrainQueued(
         event_id=stable_id("queued", iteration_id),
         producer=PRODUCER,
+        occurred_at=m.clock(),
         correlation_id=holder.iteration_id if holder else None,
         causation_id=event.event_id,
         iteration_id=holder.iteration_id if holder else iteration_id,
@@ -142,12 +149,17 @@ async def tick(m: Monitor) -> None:
 
 async def abort_if_stuck(m: Monitor) -> None:
     active = await m.ledger.active()
+    for stage in HOLDS_MODEL:
+        m.runtime.metrics.active_iteration.labels(stage).set(
+            active is not None and active.stage is stage
+        )
     timeout = timedelta(seconds=m.config.iteration_timeout_s)
     if active is None or m.clock() - active.opened_at < timeout:
         return
     aborted = IterationAborted(
         event_id=stable_id("aborted", active.iteration_id),
         producer=PRODUCER,
+        occurred_at=m.clock(),
         correlation_id=active.iteration_id,
         iteration_id=active.iteration_id,
         line_id=active.line_id,
@@ -171,6 +183,7 @@ async def open_from_queue(m: Monitor) -> None:
         RetrainRequested(
             event_id=stable_id("requested", iteration_id),
             producer=PRODUCER,
+            occurred_at=m.clock(),
             correlation_id=iteration_id,
             causation_id=first.event_id,
             iteration_id=iteration_id,
@@ -224,9 +237,10 @@ async def flush(m: Monitor) -> None:
         await m.coordination.save_checkpoint(CHECKPOINT, m.state.checkpoint())
 
 
-def yield_reported(event: PredictionMade, health: WindowHealth) -> YieldReported:
+def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime) -> YieldReported:
     return YieldReported(
         producer=PRODUCER,
+        occurred_at=at,
         causation_id=event.event_id,
         line_id=event.line_id,
         window_size=health.window_size,

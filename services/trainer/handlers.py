@@ -4,6 +4,7 @@ Once per iteration: a version already tagged with the iteration is offered again
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from schemas import DatasetCurated, Event, ModelCandidate, TrainingProgressed
@@ -19,6 +20,7 @@ from services.trainer.bootstrap import Trainer
 from services.trainer.domain import class_indices, sample_weights
 
 PRODUCER = "trainer"
+log = logging.getLogger(__name__)
 STAGE = StageSpec(PRODUCER, needs=Stage.CURATED, records=(Stage.TRAINED,))
 
 
@@ -60,7 +62,12 @@ async def fine_tune_off_loop(event: DatasetCurated, t: Trainer) -> ModelVersion:
     loop = asyncio.get_running_loop()
 
     def progress(stats: EpochStats) -> None:
-        asyncio.run_coroutine_threadsafe(t.publish(progressed(event, stats)), loop).result()
+        """Progress is for people watching; the broker being away must not stop training."""
+        sent = asyncio.run_coroutine_threadsafe(t.publish(progressed(event, stats)), loop)
+        try:
+            sent.result(timeout=30)
+        except Exception as exc:
+            log.warning("progress of %s not published: %r", event.iteration_id, exc)
 
     key = f"train:{event.iteration_id}"
     await t.coordination.set_status(key, {"state": "training"})

@@ -24,6 +24,7 @@ class System:
     registry: ModelRegistry
     inference_url: str
     workdir: Path
+    fleet: Fleet
 
     def served_model(self) -> dict[str, str]:
         with urllib.request.urlopen(f"{self.inference_url}/model", timeout=5) as response:
@@ -37,4 +38,4 @@ def system(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     workdir = tmp_path_factory.mktemp("e2e")
     with Fleet(log_dir=workdir / "logs") as fleet:
         fleet.start()
-        yield System(settings, registry_from(settings), fleet.inference_url, workdir)
+        yield System(settings, registry_from(settings), fleet.inference_url, workdir, fleet)

@@ -10,6 +10,7 @@ import pytest
 from schemas import ModelDeployed, PredictionMade, RetrainRequested
 from services.common.registry import CHAMPION
 from tests.e2e.conftest import System
+from yieldloop.chaos.play import reset_champion
 from yieldloop.demo import DemoPlan, follow
 
 pytestmark = pytest.mark.e2e
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 def test_drift_is_repaired_by_exactly_one_iteration(system: System) -> None:
     name = system.settings.mlflow.model_name
+    reset_champion(system.settings, system.fleet)  # the first model serves, whatever ran before
     before = system.registry.by_alias(name, CHAMPION)
     assert before is not None
     plan = DemoPlan(rate=20, warmup_s=20, after_s=12, timeout_s=420)

@@ -73,6 +73,7 @@ class Plant:
         )
         m.clock = self.clock
         asyncio.run(handlers.restore(m))
+        asyncio.run(handlers.resume(m))
         return m
 
 

@@ -7,8 +7,9 @@ import time
 
 from services.common.settings import CommonSettings
 from services.common.topics import ensure_topics
+from yieldloop.stack import tools
 from yieldloop.stack.components import Component, components
-from yieldloop.stack.process import StackError
+from yieldloop.stack.process import Daemon, StackError
 
 __all__ = ["StackError", "down", "restart", "status", "up"]
 
@@ -25,10 +26,20 @@ def up(settings: CommonSettings, *, say: object = print) -> float:
         )
     for line in asyncio.run(ensure_topics(settings)).lines():
         _say(say, f"topics  {line}")
+    try:
+        tools.fetch(settings)
+    except StackError as exc:  # the stack runs without them; only looking at it is harder
+        _say(say, f"tools   not fetched: {exc}")
+    else:
+        for line in tools.hints(settings):
+            _say(say, line)
     return time.monotonic() - started
 
 
 def down(settings: CommonSettings, *, say: object = print) -> None:
+    beside = Daemon("dashboard", settings.stack.path("dashboard"))  # `yieldloop demo` starts it
+    if beside.stop():
+        _say(say, "dashboard stopped")
     for component in reversed(components(settings)):
         stopped = component.daemon.stop()
         _say(say, f"{component.name:<7} {'stopped' if stopped else 'not running'}")

@@ -55,28 +55,7 @@ class Kafka(Component):
         return s.cache_dir.expanduser() / f"kafka-{s.kafka_version}" / "lib"
 
     def fetch_jars(self) -> None:
-        marker = self.lib / ".complete"
-        if marker.exists():
-            return
-        if shutil.which("mvn") is None or shutil.which("java") is None:
-            raise StackError("kafka needs Java 17+ and Maven on PATH (make setup installs them)")
-        cmd = [
-            "mvn",
-            "-B",
-            "-q",
-            "-f",
-            str(DEPLOY / "pom.xml"),
-            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={self.lib}",
-            f"-Dkafka.version={self.settings.stack.kafka_version}",
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise StackError(
-                f"kafka: Maven could not fetch the broker jars:\n{done.stdout[-2000:]}"
-            )
-        marker.touch()
+        copy_dependencies(DEPLOY / "pom.xml", self.lib, self.settings.stack.kafka_version)
 
     def java(self, *args: str) -> list[str]:
         log = [
@@ -187,6 +166,31 @@ class Mlflow(Component):
 
     def ready(self) -> bool:
         return http_ok(f"{self.settings.mlflow_uri}/health")
+
+
+def copy_dependencies(pom: Path, lib: Path, version: str) -> None:
+    """Resolve a POM's runtime classpath from Maven Central into `lib`, once (a marker says the
+    copy finished, so an interrupted download is fetched again)."""
+    marker = lib / ".complete"
+    if marker.exists():
+        return
+    if shutil.which("mvn") is None or shutil.which("java") is None:
+        raise StackError("kafka needs Java 17+ and Maven on PATH (make setup installs them)")
+    cmd = [
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
+        "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={lib}",
+        f"-Dkafka.version={version}",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StackError(f"Maven could not fetch {pom.name}'s jars:\n{done.stdout[-2000:]}")
+    marker.touch()
 
 
 def http_ok(url: str) -> bool:
