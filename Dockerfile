@@ -1,6 +1,8 @@
-# One image for the five services and the `yieldloop` command; the command picks the service:
+# One image for the five services, the dashboard and the `yieldloop` command; the command picks
+# what runs:
 #   docker build -t yieldloop:0.1.0 .
 #   docker run yieldloop:0.1.0 serve monitor        (default: serve inference)
+#   docker run yieldloop:0.1.0 dashboard
 # Pins: the Python base by its patch release; every package at its version in constraints.txt
 # (`make lock`), which is what CI tests. torch and torchvision come as CPU wheels from PyTorch's
 # CPU index at the versions constraints.txt pins: the CUDA builds PyPI serves on Linux add GBs
@@ -33,7 +35,7 @@ RUN pip install --no-deps --no-build-isolation -e . \
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="yieldloop" \
       org.opencontainers.image.description="Keeps an image-inspection model healthy: inference, monitor, curator, trainer, gatekeeper"
-# Every service listens on 8000 in its own container; Kafka, Redis and MLflow are named by
+# Every service, and the dashboard, listens on 8000 in its own container; Kafka, Redis and MLflow are named by
 # YIELDLOOP_KAFKA__BOOTSTRAP_SERVERS, YIELDLOOP_REDIS__URL and YIELDLOOP_MLFLOW__TRACKING_URI.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -49,10 +51,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     YIELDLOOP_TRAINER__HOST=0.0.0.0 \
     YIELDLOOP_TRAINER__PORT=8000 \
     YIELDLOOP_GATEKEEPER__HOST=0.0.0.0 \
-    YIELDLOOP_GATEKEEPER__PORT=8000
+    YIELDLOOP_GATEKEEPER__PORT=8000 \
+    YIELDLOOP_DASHBOARD__HOST=0.0.0.0 \
+    YIELDLOOP_DASHBOARD__PORT=8000
+# /app/runs: where `yieldloop audit` and `replay` write their pages when run in a container.
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/yieldloop yieldloop \
-    && mkdir -p /data/store /data/mlflow \
-    && chown -R yieldloop:yieldloop /data
+    && mkdir -p /data/store /data/mlflow /app/runs \
+    && chown -R yieldloop:yieldloop /data /app/runs
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 WORKDIR /app

@@ -16,6 +16,14 @@ import yaml
 from services.common.settings import REPO_ROOT
 
 SERVICES = ("inference", "monitor", "curator", "trainer", "gatekeeper")
+APPS = (*SERVICES, "dashboard")  # what the image runs as long-lived processes
+
+
+def command(app: str) -> list[str]:
+    """The image's arguments for one app: `serve <service>`, or `dashboard`."""
+    return ["serve", app] if app in SERVICES else [app]
+
+
 K8S = REPO_ROOT / "deploy" / "k8s"
 
 

@@ -1,9 +1,10 @@
 """The system started the way its containers start: the image's entrypoint with the Compose
-command and environment, the init job first, as processes on this host against the real stack.
+command and environment, the init job first, then the five services and the dashboard, as
+processes on this host against the real stack.
 
 What a container would get from Compose's network is replaced, and nothing else: where Kafka,
 Redis and MLflow answer, where the image store lies, and each service's port (in the image all
-five listen on 8000, each in its own container; here they share one host). The command is the
+six listen on 8000, each in its own container; here they share one host). The command is the
 installed `yieldloop` script, without the Makefile's PYTHONPATH."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from services.common.settings import CommonSettings
 from tests.conftest import port
-from tests.deployfiles import SERVICES, Stage, compose_config, final_stage
+from tests.deployfiles import APPS, Stage, compose_config, final_stage
 from yieldloop.stack.components import http_ok
 from yieldloop.stack.process import Daemon
 
@@ -61,7 +62,7 @@ def run_to_end(argv: list[str], *, env: dict[str, str], log: Path) -> int:
 
 
 def listening(name: str) -> str:
-    return str(port(48000 + SERVICES.index(name)))
+    return str(port(48000 + APPS.index(name)))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def containers(
         log=logs / "init.log",
     )
     assert code == 0, (logs / "init.log").read_text()[-3000:]
-    daemons = {name: Daemon(name, logs) for name in SERVICES}
+    daemons = {name: Daemon(name, logs) for name in APPS}
     for name, daemon in daemons.items():
         ours = network(stack) | {f"YIELDLOOP_{name.upper()}__PORT": listening(name)}
         env = container_env(image, services[name]["environment"], ours)
@@ -92,17 +93,17 @@ def containers(
 def test_every_service_answers_ready_and_passes_the_image_health_check(
     containers: dict[str, Daemon],
 ) -> None:
-    waiting = {name: f"http://127.0.0.1:{listening(name)}/readyz" for name in SERVICES}
+    waiting = {name: f"http://127.0.0.1:{listening(name)}/readyz" for name in APPS}
     deadline = time.monotonic() + 240
     while waiting and time.monotonic() < deadline:
-        exited = [name for name in SERVICES if containers[name].pid() is None]
+        exited = [name for name in APPS if containers[name].pid() is None]
         assert not exited, {name: containers[name].log_tail() for name in exited}
         waiting = {name: url for name, url in waiting.items() if not http_ok(url)}
         time.sleep(1 if waiting else 0)
     assert not waiting, {name: containers[name].log_tail() for name in waiting}
 
     image_path = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    for name in SERVICES:
+    for name in APPS:
         check = [
             part.replace(":8000/", f":{listening(name)}/") for part in final_stage().healthcheck
         ]

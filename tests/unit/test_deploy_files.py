@@ -16,7 +16,17 @@ from services.gatekeeper.config import GatekeeperSettings
 from services.inference.config import InferenceSettings
 from services.monitor.config import MonitorSettings
 from services.trainer.config import TrainerSettings
-from tests.deployfiles import K8S, SERVICES, compose_config, final_stage, manifests, resources
+from tests.deployfiles import (
+    APPS,
+    K8S,
+    SERVICES,
+    command,
+    compose_config,
+    final_stage,
+    manifests,
+    resources,
+)
+from yieldloop.dashboard.config import DashboardSettings
 
 PINNED = re.compile(r"^[\w./-]+:(?!latest$)[\w.-]*\d[\w.-]*$")
 # What differs between the laptop and the cluster; every other setting must stay the same.
@@ -26,7 +36,7 @@ CLUSTER_KEYS = {
     "redis.url",
     "mlflow.tracking_uri",
     "store.root",
-    *(f"{service}.{key}" for service in SERVICES for key in ("host", "port")),
+    *(f"{app}.{key}" for app in APPS for key in ("host", "port")),
 }
 
 
@@ -47,13 +57,14 @@ def test_the_image_runs_a_service_as_a_non_root_user_and_checks_its_readiness() 
     assert stage.user not in ("root", "0", "")
     assert stage.entrypoint == ["yieldloop"] and stage.cmd == ["serve", "inference"]
     assert "http://127.0.0.1:8000/readyz" in " ".join(stage.healthcheck)
-    assert {stage.env[f"YIELDLOOP_{s.upper()}__PORT"] for s in SERVICES} == {"8000"}
+    assert {stage.env[f"YIELDLOOP_{app.upper()}__PORT"] for app in APPS} == {"8000"}
+    assert {stage.env[f"YIELDLOOP_{app.upper()}__HOST"] for app in APPS} == {"0.0.0.0"}
 
 
 def test_compose_runs_every_part_from_pinned_images() -> None:
     services = compose_config("producer")["services"]
 
-    assert set(services) >= {"kafka", "kafka-ui", "redis", "mlflow", "init", *SERVICES}
+    assert set(services) >= {"kafka", "kafka-ui", "redis", "mlflow", "init", *APPS}
     assert services["producer"]["profiles"] == ["producer"]
     assert all(PINNED.match(s["image"]) for s in services.values()), {
         name: s["image"] for name, s in services.items()
@@ -61,8 +72,8 @@ def test_compose_runs_every_part_from_pinned_images() -> None:
     assert services["kafka"]["image"] == f"apache/kafka:{CommonSettings().stack.kafka_version}"
     assert re.fullmatch(r"ghcr\.io/kafbat/kafka-ui:v1\.\d+\.\d+", services["kafka-ui"]["image"])
     assert services["kafka-ui"]["environment"]["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:9092"
-    for name in SERVICES:
-        assert services[name]["command"] == ["serve", name]
+    for name in APPS:
+        assert services[name]["command"] == command(name)
 
 
 def test_compose_starts_services_after_healthy_dependencies_and_the_init_job() -> None:
@@ -76,10 +87,16 @@ def test_compose_starts_services_after_healthy_dependencies_and_the_init_job() -
             "mlflow": "service_healthy",
             "init": "service_completed_successfully",
         }
+    # The dashboard reads Kafka and asks MLflow; it needs no Redis.
+    dashboard = {dep: d["condition"] for dep, d in services["dashboard"]["depends_on"].items()}
+    assert dashboard == {
+        "kafka": "service_healthy",
+        "mlflow": "service_healthy",
+        "init": "service_completed_successfully",
+    }
+    for name in APPS:
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
-    assert all(
-        "test" in s["healthcheck"] for n, s in services.items() if n not in ("init", *SERVICES)
-    )
+    assert all("test" in s["healthcheck"] for n, s in services.items() if n not in ("init", *APPS))
     assert " ".join(services["init"]["command"]) == "yieldloop topics ensure && yieldloop bootstrap"
 
 
@@ -92,9 +109,15 @@ def test_compose_keeps_data_in_named_volumes_and_binds_ports_to_loopback() -> No
     assert mounts["kafka"] == {"kafka"} and mounts["redis"] == {"redis"}
     assert mounts["mlflow"] == {"mlflow"}
     assert all(mounts[name] == {"images"} for name in ("init", *SERVICES))
+    assert mounts["dashboard"] == set()
     published = [p for s in services.values() for p in s.get("ports", [])]
     assert {p["host_ip"] for p in published} == {"127.0.0.1"}
-    assert {int(p["target"]) for p in services["inference"]["ports"]} == {8000}
+    assert [(p["published"], p["target"]) for p in services["inference"]["ports"]] == [
+        ("8000", 8000)
+    ]
+    assert [(p["published"], p["target"]) for p in services["dashboard"]["ports"]] == [
+        ("8005", 8000)
+    ]
 
 
 def test_compose_configures_the_services_through_the_settings_variables() -> None:
@@ -118,13 +141,13 @@ def test_the_kustomization_lists_every_manifest() -> None:
 def test_each_service_is_a_deployment_with_probes_limits_config_and_the_image_store() -> None:
     deployments = resources("Deployment")
 
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == set(APPS)
     assert deployments["inference"]["spec"]["replicas"] == 2
-    assert "inference" in resources("Service")
+    assert {"inference", "dashboard"} <= set(resources("Service"))
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        assert container["args"] == ["serve", name]
+        assert container["args"] == command(name)
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
         assert set(container["resources"]) == {"requests", "limits"}
@@ -135,7 +158,8 @@ def test_each_service_is_a_deployment_with_probes_limits_config_and_the_image_st
             if "persistentVolumeClaim" in v
         }
         maps = {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
-        assert claims == {"image-store"} and maps == {"yieldloop-config"}
+        assert claims == ({"image-store"} if name in SERVICES else set()), name
+        assert maps == {"yieldloop-config"}
     assert set(resources("StatefulSet")) == {"redis", "mlflow"}
     assert set(resources("PersistentVolumeClaim")) == {"image-store"}
     assert set(resources("Secret")) == {"yieldloop-credentials"}
@@ -159,7 +183,14 @@ def test_the_cluster_config_differs_from_the_shipped_one_only_in_addresses() -> 
 
 @pytest.mark.parametrize(
     "settings",
-    [InferenceSettings, MonitorSettings, CuratorSettings, TrainerSettings, GatekeeperSettings],
+    [
+        InferenceSettings,
+        MonitorSettings,
+        CuratorSettings,
+        TrainerSettings,
+        GatekeeperSettings,
+        DashboardSettings,
+    ],
 )
 def test_every_service_accepts_the_cluster_config(
     settings: type[CommonSettings], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
