@@ -60,7 +60,26 @@ def make_broker(
 
     for kind in POISON:
         dead_letters.add_handler(kind)(to_dead_letter)
+    declare_dead_letters(broker)
     return broker
+
+
+DEAD_LETTER_SUMMARY = (
+    "A poison record set aside: its original key, bytes and headers, with `x-error` (the error) "
+    "and `x-origin` (topic/partition/offset) headers. `yieldloop dead-letters` lists, shows and "
+    "sends them back."
+)
+
+
+def declare_dead_letters(broker: KafkaBroker) -> DefaultPublisher:
+    """Every broker may write dead letters; declared so the AsyncAPI document lists the topic.
+    The payload is whatever bytes the poison record carried."""
+    return broker.publisher(
+        DEAD_LETTER,
+        title=f"{DEAD_LETTER}:DeadLetter",
+        description=DEAD_LETTER_SUMMARY,
+        schema=bytes,
+    )
 
 
 async def send_dead_letter(broker: KafkaBroker, record: Record, exc: BaseException) -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import schemas
-from schemas import CATALOG
+from schemas import CATALOG, DEAD_LETTER
 from services.common.settings import REPO_ROOT
 from services.inference.app import create
 from yieldloop.asyncapi import SERVICES, render
@@ -38,11 +38,28 @@ def test_every_message_has_the_schema_of_its_topics_event() -> None:
     events = {spec.name: spec.event.__name__ for spec in CATALOG}
 
     for channel in doc["channels"].values():
+        if channel["address"] == DEAD_LETTER:
+            continue
         for ref in channel["messages"].values():
             message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
             wanted = events[channel["address"]]
             assert message["payload"] == {"$ref": f"#/components/schemas/{wanted}"}
             assert wanted in doc["components"]["schemas"]
+
+
+def test_the_dead_letter_topic_is_listed_with_its_headers_and_raw_bytes() -> None:
+    doc: dict[str, Any] = json.loads(generated())
+
+    (channel,) = [c for c in doc["channels"].values() if c["address"] == DEAD_LETTER]
+    (ref,) = channel["messages"].values()
+    message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
+    payload = doc["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[-1]]
+
+    assert "x-error" in channel["description"] and "x-origin" in channel["description"]
+    assert (payload["type"], payload["format"]) == ("string", "binary")
+    assert any(
+        op["action"] == "send" for op in doc["operations"].values() if DEAD_LETTER in str(op)
+    )
 
 
 def constructed_events(service: str) -> set[str]:
