@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,8 @@ ENV = {**TEST_STACK_ENV, "PYTHONPATH": str(REPO_ROOT), "PATH": os.environ["PATH"
 class Terminal:
     """A detached tmux session running one command, read as a person would see it."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.name = f"yieldloop-{uuid.uuid4().hex[:8]}"
+    def __init__(self, command: list[str], env: dict[str, str], socket: Path) -> None:
+        self.name, self.socket = f"yieldloop-{uuid.uuid4().hex[:8]}", socket
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # The pane's size, not a COLUMNS/LINES inherited by the tmux server, is the screen's;
         # and the screen stays readable if the command ends early.
@@ -39,8 +40,9 @@ class Terminal:
         self._tmux("resize-window", "-t", self.name, "-x", "220", "-y", "50")
 
     def _tmux(self, *args: str) -> str:
-        # a server of this test run's own: no other tmux user's environment or sessions
-        server = ["tmux", "-L", f"yieldloop-tests-{os.getpid()}"]
+        # a server of this test's own, its socket in the test's temporary folder: no other tmux
+        # user's environment or sessions, and nothing left behind in /tmp
+        server = ["tmux", "-S", str(self.socket)]
         done = subprocess.run([*server, *args], capture_output=True, text=True, check=True)
         return done.stdout
 
@@ -62,7 +64,7 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(stack: CommonSettings) -> Iterator[Callable[[list[str]], Terminal]]:
+def terminal(stack: CommonSettings, tmp_path: Path) -> Iterator[Callable[[list[str]], Terminal]]:
     """Opens terminals on the test stack; closes them after the test. kaskade is installed
     first (on a fresh machine), so the screens' timeouts measure only the program."""
     assert shutil.which("tmux"), "tmux is installed by deploy/setup.sh"
@@ -70,7 +72,7 @@ def terminal(stack: CommonSettings) -> Iterator[Callable[[list[str]], Terminal]]
     opened: list[Terminal] = []
 
     def open_terminal(command: list[str]) -> Terminal:
-        opened.append(Terminal(command, ENV))
+        opened.append(Terminal(command, ENV, tmp_path / "tmux.sock"))
         return opened[-1]
 
     yield open_terminal
