@@ -12,13 +12,17 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 K8S := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-.PHONY: setup demo test unit lint check-deploy lock chaos stack-up stack-down events-doc docs bench
+.PHONY: setup demo test unit lint check-deploy lock chaos stack-up stack-down events-doc docs bench efficacy
 
 setup:
 	@deploy/setup.sh
 
 demo: setup
 	$(PY) -m yieldloop demo
+
+# Every drift of the zoo and a line that never drifts, end to end; not part of `make test`.
+efficacy: setup
+	$(PY) -m yieldloop efficacy
 
 test: setup check-deploy
 	$(PY) -m pytest $(PYTEST_ARGS)

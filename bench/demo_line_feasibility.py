@@ -1,9 +1,12 @@
-"""Feasibility of the demo line: champion, referees, committee and fine-tune in one run.
+"""Feasibility of the demo line over the drift zoo: champion, referees, committee and fine-tune.
 
-Run: python bench/demo_line_feasibility.py [--seed N] [--strength S]
-Every model is scored on the golden set, 600 clean parts and 600 drifted parts that no model
-trained on; the committee labels a separate batch of 600 drifted parts ("recent"), which the
-fine-tune then learns from.
+Run: python bench/demo_line_feasibility.py [--seed N] [--strength S] [--drift KIND ...]
+                                           [--models DIR]  (keeps trained models there)
+The champion and both referees are trained by their recipes (as bootstrap does). Per drift, the
+committee labels 600 drifted parts ("recent") under the configured selection rule and the
+out-of-depth check; the trainer's own fine-tune (services.trainer.fit, with the configured
+settings) learns from the curated dataset, and from the same recent parts with their true labels
+(the oracle). Every model is scored on 600 later drifted parts no model saw, and on the golden set.
 """
 
 from __future__ import annotations
@@ -11,141 +14,160 @@ from __future__ import annotations
 import argparse
 import copy
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
-from services.common.vision import predict
+from schemas.datasets import DatasetManifest
+from services.common.images import encode_png
+from services.common.settings import load_settings
+from services.common.store import InMemoryImageStore, sha256_of
+from services.common.vision import CLASSES, build_model, predict_with_margin
+from services.curator.config import CuratorConfig, CuratorSettings
+from services.curator.domain import RefereeView, curate, depth
+from services.curator.selection import Candidate, Labelled, Vote, select
+from services.trainer.config import TrainerConfig, TrainerSettings
+from services.trainer.fit import fine_tune, training_set
+from yieldloop.bootstrap_models import manifest, split
 from yieldloop.demo_line import (
     DEFAULT_DRIFT_STRENGTH,
     DemoLine,
     LabeledImages,
     base_sets,
-    referee_sets,
     to_labeled,
 )
+from yieldloop.drifts import DRIFTS
 from yieldloop.recipes import (
     CHAMPION_RECIPE,
     REFEREE_RECIPES,
     Recipe,
     check_referee,
-    fine_tune,
-    fine_tune_set,
     fit,
+    stressed,
 )
 
-T = TypeVar("T")
-HEADER = f"{'model':34s} {'arch':10s} {'train s':>7s} {'golden':>7s} " + " ".join(
-    f"{c:>8s}" for c in ("NG rec", "clean", "yield", "drifted", "yield")
-)
 NG = 1
 
 
-@dataclass(frozen=True)
-class Scene:
-    """Everything measured on: base sets and batches from the line."""
-
-    train: LabeledImages
-    golden: LabeledImages
-    referee_train: LabeledImages
-    stress: LabeledImages
-    clean: LabeledImages
-    recent: LabeledImages  # drifted parts the committee labels and the fine-tune learns from
-    drifted: LabeledImages  # later drifted parts, held out from everything
+def scores(model: nn.Module, data: LabeledImages) -> str:
+    """Accuracy / NG recall."""
+    predicted, _, _ = predict_with_margin(model, data.x)
+    return f"{np.mean(predicted == data.y):.3f}/{np.mean(predicted[data.y == NG] == NG):.2f}"
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    """Result and wall seconds."""
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
+def accuracy(model: nn.Module, data: LabeledImages) -> float:
+    predicted, _, _ = predict_with_margin(model, data.x)
+    return float(np.mean(predicted == data.y))
 
 
-def scene(seed: int, strength: float) -> Scene:
-    """Base sets plus 600 clean and 2 x 600 drifted parts from the line."""
-    train, golden = base_sets(seed)
-    referee_train, stress = referee_sets(seed)
-    line = DemoLine(seed=seed, drift_strength=strength)
-    batches = [to_labeled(line.parts(600, drift=d)) for d in (False, True, True)]
-    return Scene(train, golden, referee_train, stress, *batches)
+def votes(model: nn.Module, data: LabeledImages) -> list[Vote]:
+    labels, confidences, margins = predict_with_margin(model, data.x)
+    return [
+        Vote(CLASSES[i], float(c), float(m))
+        for i, c, m in zip(labels, confidences, margins, strict=True)
+    ]
 
 
-def row(name: str, arch: str, secs: float, model: nn.Module, s: Scene) -> str:
-    """One table row: accuracy everywhere, yield (share passed as OK) on the line."""
-    cells = []
-    for data in (s.golden, s.clean, s.drifted):
-        predicted, _ = predict(model, data.x)
-        cells += [np.mean(predicted == data.y), np.mean(predicted == 0)]
-    golden_pred, _ = predict(model, s.golden.x)
-    ng_recall = np.mean(golden_pred[s.golden.y == NG] == NG)
-    numbers = [cells[0], ng_recall, *cells[2:]]
-    return f"{name:34s} {arch:10s} {secs:7.1f} " + " ".join(f"{v:8.3f}" for v in numbers)
-
-
-def train_referee(name: str, recipe: Recipe, s: Scene) -> tuple[nn.Module, float]:
-    """Train and vet one referee, as bootstrap does."""
-    (model, _), secs = timed(lambda: fit(recipe, s.referee_train, s.stress))
-    check_referee(model, s.stress.x, s.stress.y)
-    return model, secs
-
-
-def committee(referees: list[nn.Module], data: LabeledImages, threshold: float) -> np.ndarray:
-    """Committee labels, -1 where the referees disagree or are not confident enough."""
-    (p1, c1), (p2, c2) = (predict(m, data.x) for m in referees)
-    keep = (p1 == p2) & (c1 >= threshold) & (c2 >= threshold)
-    return np.where(keep, p1, -1)
-
-
-def committee_line(labels: np.ndarray, data: LabeledImages, threshold: float) -> str:
-    """Kept count and the share of kept labels that are right."""
-    kept = labels >= 0
-    precision = np.mean(labels[kept] == data.y[kept]) if kept.any() else float("nan")
-    return (
-        f"committee >= {threshold:.2f}: kept {kept.sum()}/{len(labels)}, precision {precision:.3f}"
-    )
+def stored(data: LabeledImages, store: InMemoryImageStore) -> list[Candidate]:
+    pngs = [encode_png(image) for image in data.x]
+    return [Candidate(sha256_of(png), store.put(png)) for png in pngs]
 
 
 def tuned(
-    champion: nn.Module, s: Scene, recent: LabeledImages, *, ng_weight: float = 1.0
-) -> tuple[nn.Module, float]:
-    """A copy of the champion fine-tuned on base train + recent samples (up-weighted), with
-    defects drawn `ng_weight` times as often, as the trainer's class_weights do."""
+    champion: nn.Module,
+    kept: Sequence[Labelled],
+    previous: DatasetManifest,
+    store: InMemoryImageStore,
+    curator: CuratorConfig,
+    trainer: TrainerConfig,
+) -> nn.Module:
+    """The champion fine-tuned as an iteration would: curated, merged, split, trained."""
+    dataset = curate(
+        kept, iteration_id="bench", previous=previous, classes=CLASSES, policy=curator.policy()
+    )
+    data = training_set(
+        dataset, store, classes=CLASSES, size=32, iteration_id="bench", config=trainer
+    )
     model = copy.deepcopy(champion)
-    merged, weights = fine_tune_set(s.train, recent)
-    weights = weights * np.where(merged.y == NG, ng_weight, 1.0)
-    _, secs = timed(lambda: fine_tune(model, merged, s.golden, sample_weight=weights))
-    return model, secs
+    fine_tune(model, data, config=trainer)
+    return model
+
+
+def trained(
+    name: str, recipe: Recipe, data: LabeledImages, val: LabeledImages, keep: Path | None
+) -> nn.Module:
+    """Trained by its recipe, or loaded from `keep` where an earlier run left it."""
+    path = keep / f"{name.replace(' ', '-')}.pt" if keep else None
+    if path is not None and path.exists():
+        model = build_model(recipe.arch, seed=recipe.config.seed)
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval()
+    started = time.perf_counter()
+    model, _ = fit(recipe, data, val)
+    print(f"{name} {recipe.arch} trained in {time.perf_counter() - started:.0f} s")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+    return model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strength", type=float, default=DEFAULT_DRIFT_STRENGTH)
+    parser.add_argument("--drift", nargs="*", choices=sorted(DRIFTS), default=list(DRIFTS))
+    parser.add_argument("--models", type=Path, help="keep the trained models here, reuse them")
     args = parser.parse_args()
-    s, secs = timed(lambda: scene(args.seed, args.strength))
-    print(f"data {secs:.1f}s, drift strength {args.strength}, accuracy unless marked yield\n")
-    print(HEADER)
-    (champion, _), secs = timed(lambda: fit(CHAMPION_RECIPE, s.train, s.golden))
-    print(row("champion", CHAMPION_RECIPE.arch, secs, champion, s))
-    referees = []
+    curator = load_settings(CuratorSettings).curator
+    trainer = load_settings(TrainerSettings).trainer
+    train, golden = base_sets(args.seed)
+    fit_train, fit_val = split(train)
+    champion = trained("champion", CHAMPION_RECIPE, fit_train, fit_val, args.models)
+    stress, referees = stressed(golden, seed=args.seed), []
     for name, recipe in REFEREE_RECIPES.items():
-        model, secs = train_referee(name, recipe, s)
-        print(row(f"referee {name}", recipe.arch, secs, model, s))
+        model = trained(f"referee {name}", recipe, fit_train, fit_val, args.models)
+        check_referee(model, stress.x, stress.y)
+        print(f"referee {name} on the stress set {scores(model, stress)}")
         referees.append(model)
-    labels = committee(referees, s.recent, 0.7)
-    kept = labels >= 0
-    for title, y in (("committee", labels[kept]), ("true", s.recent.y[kept])):
-        for ng_weight in (1.0, 5.0):
-            recent = LabeledImages(s.recent.x[kept], y)
-            model, secs = tuned(champion, s, recent, ng_weight=ng_weight)
-            name = f"fine-tuned, {title} labels, NG x{ng_weight:.0f}"
-            print(row(name, CHAMPION_RECIPE.arch, secs, model, s))
-    print(f"\non {len(s.recent)} recent drifted parts:")
-    for threshold in (0.7, 0.95):
-        print(committee_line(committee(referees, s.recent, threshold), s.recent, threshold))
+    store = InMemoryImageStore()
+    previous = manifest("base", train, store, split_val=True)
+    golden_labels = [CLASSES[i] for i in golden.y]
+    print(
+        f"\nacc/NG recall; rule {curator.selection}, strength {args.strength}; golden:"
+        f" champion {scores(champion, golden)}"
+    )
+    for kind in args.drift:
+        line = DemoLine(seed=args.seed, drift_kind=kind, drift_strength=args.strength)
+        recent, later = (to_labeled(line.parts(600, drift=True)) for _ in range(2))
+        candidates = stored(recent, store)
+        views = [
+            RefereeView(n, votes(m, recent), votes(m, golden))
+            for n, m in zip(("B1", "B2"), referees, strict=True)
+        ]
+        judged = depth(views, golden_labels, curator.depth_policy())
+        chosen = select(
+            candidates, views[0].recent, views[1].recent, policy=curator.selection_policy()
+        )
+        truth = {c.sha256: CLASSES[y] for c, y in zip(candidates, recent.y, strict=True)}
+        right = [truth[k.sha256] == k.label for k in chosen.kept]
+        precision = float(np.mean(right)) if right else float("nan")
+        oracle_kept = [Labelled(c.sha256, c.uri, truth[c.sha256]) for c in candidates]
+        after = tuned(champion, chosen.kept, previous, store, curator, trainer)
+        oracle = tuned(champion, oracle_kept, previous, store, curator, trainer)
+        ratio = accuracy(after, later) / accuracy(oracle, later)
+        print(f"{kind:13s} depth {', '.join(f'{k} {v:.3g}' for k, v in judged.figures.items())}")
+        print(
+            f"{kind:13s} champion {scores(champion, later)}"
+            f" B1 {scores(referees[0], later)} B2 {scores(referees[1], later)}"
+            f" | kept {len(chosen.kept)} precision {precision:.3f}"
+            f" out-of-depth {'yes' if judged.out else 'no'}"
+            f" | after {scores(after, later)} golden {scores(after, golden)}"
+            f" | oracle {scores(oracle, later)} after/oracle {ratio:.3f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ class PredictionMade(Event):
     model_name: str
     model_version: str
     source: Literal["stream", "rest"] = "stream"
+    # Cheap statistics of the image the model saw (intensity, edges, where the ink sits), for
+    # the monitor's input-shift signal; empty from producers that do not compute them.
+    input_stats: dict[str, float] = Field(default_factory=dict)
 
 
 class YieldReported(Event):
@@ -50,20 +53,23 @@ class YieldReported(Event):
     mix_shift: float = Field(ge=0, le=1)
     state: str
     model_version: str
+    input_shift: float | None = Field(None, ge=0)  # None until the input reference is learned
+    out_of_bounds: list[str] = Field(default_factory=list)  # signals out of bounds now
 
 
 class RetrainRequested(Event):
-    """The monitor saw the yield of a line drop and opened one retrain iteration."""
+    """The monitor saw a line's health drop and opened one retrain iteration."""
 
     event_type: Literal["RetrainRequested"] = "RetrainRequested"
     iteration_id: str
     line_id: str
     reason: str
-    yield_rate: float = Field(ge=0, le=1)
-    threshold: float = Field(ge=0, le=1)
+    yield_rate: float = Field(ge=0, le=1)  # the window's yield when it fired, whatever fired
+    threshold: float = Field(ge=0, le=1)  # the yield threshold
     champion_version: str
     images: list[ImageRef] = Field(min_length=1)
     joined: list[UUID] = Field(default_factory=list)  # RetrainQueued drops it takes over
+    signal: str | None = None  # which signal fired: yield, mix, confidence or input
 
 
 class RetrainQueued(Event):
@@ -78,6 +84,7 @@ class RetrainQueued(Event):
     threshold: float = Field(ge=0, le=1)
     champion_version: str
     images: list[ImageRef] = Field(min_length=1)
+    signal: str | None = None  # which signal fired: yield, mix, confidence or input
 
 
 class DatasetCurated(Event):

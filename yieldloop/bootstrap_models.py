@@ -1,9 +1,11 @@
 """`yieldloop bootstrap`: the first champion and the two referees, trained on the clean base set
-and registered in MLflow, with the datasets they saw kept as manifests in the image store."""
+and registered in MLflow, with the datasets they saw kept as manifests in the image store. The
+demo line starts here; `yieldloop import` starts a user's line the same way (first_models)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from schemas.datasets import DatasetManifest, ManifestEntry, Split
 from services.common.images import encode_png
@@ -13,12 +15,33 @@ from services.common.settings import CommonSettings
 from services.common.store import ImageStore, LocalImageStore, put_model, sha256_of
 from services.common.tracking import Tracking, tracking_from
 from services.common.training import EpochStats
-from services.common.vision import CLASSES, accuracy, weights_bytes
-from yieldloop.demo_line import LabeledImages, base_sets, referee_sets
-from yieldloop.recipes import CHAMPION_RECIPE, REFEREE_RECIPES, Recipe, check_referee, fit
+from services.common.vision import CLASSES, IMAGE_SIZE, accuracy, weights_bytes
+from yieldloop.demo_line import LabeledImages, base_sets
+from yieldloop.recipes import (
+    CHAMPION_RECIPE,
+    REFEREE_RECIPES,
+    Recipe,
+    check_referee,
+    fit,
+    stressed,
+)
 
 Say = Callable[[str], None]
 VAL_EVERY = 10  # every tenth base image validates instead of trains
+
+
+@dataclass(frozen=True)
+class LineData:
+    """What a line's first models learn from and are checked on. The manifests name the same
+    images as `train` (every VAL_EVERY-th one marked val) and `golden`."""
+
+    classes: tuple[str, ...]
+    image_size: int
+    train: LabeledImages
+    golden: LabeledImages
+    base_manifest: DatasetManifest
+    golden_manifest: DatasetManifest
+    source: str
 
 
 def needed(settings: CommonSettings, registry: ModelRegistry) -> bool:
@@ -33,89 +56,113 @@ def bootstrap_models(
     if not force and not needed(settings, registry):
         say("bootstrap: champion and referees are registered already")
         return []
-    tracking = tracking_from(settings)
     train, golden = base_sets(seed)
-    base_uri, base_sha = put_model(store, manifest("base", train, store, split_val=True))
-    golden_uri, _ = put_model(store, manifest("golden", golden, store, default=Split.GOLDEN))
-    fit_train, fit_val = split(train)
-    tags = {
-        "manifest_uri": base_uri,
-        "manifest_sha256": base_sha,
-        "golden_manifest_uri": golden_uri,
-    }
-    champion = train_and_register(
-        settings.mlflow.model_name,
-        CHAMPION_RECIPE,
-        fit_train,
-        fit_val,
-        golden,
-        registry=registry,
-        tracking=tracking,
-        say=say,
-        tags=tags,
+    data = LineData(
+        classes=CLASSES,
+        image_size=IMAGE_SIZE,
+        train=train,
+        golden=golden,
+        base_manifest=manifest("base", train, store, split_val=True),
+        golden_manifest=manifest("golden", golden, store, default=Split.GOLDEN),
+        source="demo",
     )
-    versions = [champion]
-    ref_train, stress = referee_sets(seed)
+    return first_models(settings, data, registry=registry, store=store, say=say, seed=seed)
+
+
+def first_models(
+    settings: CommonSettings,
+    data: LineData,
+    *,
+    registry: ModelRegistry,
+    store: ImageStore,
+    say: Say,
+    seed: int = 0,
+) -> list[ModelVersion]:
+    """Train and register the champion (checked on the golden set) and both referees (vetted
+    on the golden set under the generic augmentation); each becomes its name's champion."""
+    tracking = tracking_from(settings)
+    base_uri, base_sha = put_model(store, data.base_manifest)
+    golden_uri, _ = put_model(store, data.golden_manifest)
+    line_tags = {"image_size": str(data.image_size), "source": data.source}
+    fit_train, fit_val = split(data.train)
+    train = Training(data.classes, fit_train, fit_val, registry, tracking, say)
+    versions = [
+        train.register(
+            settings.mlflow.model_name,
+            CHAMPION_RECIPE,
+            data.golden,
+            tags={
+                **line_tags,
+                "manifest_uri": base_uri,
+                "manifest_sha256": base_sha,
+                "golden_manifest_uri": golden_uri,
+            },
+        )
+    ]
+    stress = stressed(data.golden, seed=seed)
     for (role, recipe), name in zip(
         REFEREE_RECIPES.items(), settings.mlflow.referee_names, strict=True
     ):
-        r_train, r_val = split(ref_train)
-        versions.append(
-            train_and_register(
-                name,
-                recipe,
-                r_train,
-                r_val,
-                stress,
-                registry=registry,
-                tracking=tracking,
-                say=say,
-                tags={"role": f"referee {role}"},
-                vet=True,
-            )
-        )
+        tags = {**line_tags, "role": f"referee {role}"}
+        versions.append(train.register(name, recipe, stress, tags=tags, vet=True))
     return versions
 
 
-def train_and_register(
-    name: str,
-    recipe: Recipe,
-    data: LabeledImages,
-    val: LabeledImages,
-    check: LabeledImages,
-    *,
-    registry: ModelRegistry,
-    tracking: Tracking,
-    say: Say,
-    tags: dict[str, str],
-    vet: bool = False,
-) -> ModelVersion:
-    run_id = tracking.start_run(f"bootstrap-{name}", tags={"stage": "bootstrap", **tags})
-    tracking.log_params(run_id, {"arch": recipe.arch, **vars(recipe.config)})
+@dataclass(frozen=True)
+class Training:
+    """One line's training data and where its models are recorded."""
 
-    def on_epoch(stats: EpochStats) -> None:
-        tracking.log_metric(run_id, "val_accuracy", stats.val_accuracy, step=stats.epoch)
-        tracking.log_metric(run_id, "train_loss", stats.train_loss, step=stats.epoch)
-        say(
-            f"bootstrap: {name} ({recipe.arch}) epoch {stats.epoch}/{stats.epochs} "
-            f"loss {stats.train_loss:.3f} val accuracy {stats.val_accuracy:.3f}"
+    classes: tuple[str, ...]
+    data: LabeledImages
+    val: LabeledImages
+    registry: ModelRegistry
+    tracking: Tracking
+    say: Say
+
+    def register(
+        self,
+        name: str,
+        recipe: Recipe,
+        check: LabeledImages,
+        *,
+        tags: dict[str, str],
+        vet: bool = False,
+    ) -> ModelVersion:
+        say, tracking = self.say, self.tracking
+        run_id = tracking.start_run(f"bootstrap-{name}", tags={"stage": "bootstrap", **tags})
+        config = recipe.for_images(len(self.data))
+        tracking.log_params(
+            run_id, {"arch": recipe.arch, "balance": recipe.balance, **vars(config)}
         )
 
-    model, _ = fit(recipe, data, val, on_epoch=on_epoch)
-    if vet:
-        check_referee(model, check.x, check.y)
-    check_acc = accuracy(model, check.x, check.y)
-    tracking.log_metric(run_id, "check_accuracy", check_acc)
-    mv = registry.register(
-        name, weights_bytes(model), arch=recipe.arch, classes=CLASSES, run_id=run_id, tags=tags
-    )
-    registry.set_alias(name, CHAMPION, mv.version)
-    tracking.end_run(run_id)
-    say(
-        f"bootstrap: registered {name} v{mv.version} ({recipe.arch}), "
-        f"accuracy on its check set {check_acc:.3f}"
-    )
-    return mv
+        def on_epoch(stats: EpochStats) -> None:
+            tracking.log_metric(run_id, "val_accuracy", stats.val_accuracy, step=stats.epoch)
+            tracking.log_metric(run_id, "train_loss", stats.train_loss, step=stats.epoch)
+            say(
+                f"bootstrap: {name} ({recipe.arch}) epoch {stats.epoch}/{stats.epochs} "
+                f"loss {stats.train_loss:.3f} val accuracy {stats.val_accuracy:.3f}"
+            )
+
+        model, _ = fit(recipe, self.data, self.val, classes=len(self.classes), on_epoch=on_epoch)
+        if vet:
+            check_referee(model, check.x, check.y)
+        check_acc = accuracy(model, check.x, check.y)
+        tracking.log_metric(run_id, "check_accuracy", check_acc)
+        mv = self.registry.register(
+            name,
+            weights_bytes(model),
+            arch=recipe.arch,
+            classes=self.classes,
+            run_id=run_id,
+            tags=tags,
+        )
+        self.registry.set_alias(name, CHAMPION, mv.version)
+        tracking.end_run(run_id)
+        say(
+            f"bootstrap: registered {name} v{mv.version} ({recipe.arch}), "
+            f"accuracy on its check set {check_acc:.3f}"
+        )
+        return mv
 
 
 def split(data: LabeledImages) -> tuple[LabeledImages, LabeledImages]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import runpy
+import sys
 from pathlib import Path
 
 from services.common.settings import CommonSettings, load_settings
@@ -16,6 +17,25 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     from yieldloop.bootstrap_models import bootstrap_models
 
     bootstrap_models(load_settings(CommonSettings), force=args.force, seed=args.seed)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from yieldloop.importer import NotImportable, import_line
+
+    try:
+        import_line(
+            load_settings(CommonSettings),
+            args.source,
+            images=args.images,
+            image_size=args.image_size,
+            golden_share=args.golden_share,
+            force=args.force,
+            seed=args.seed,
+        )
+    except NotImportable as exc:
+        print(f"yieldloop import: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -64,7 +84,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from yieldloop.fleet import Fleet
 
     settings = load_settings(MonitorSettings)
-    plan = demo.DemoPlan(rate=args.rate, warmup_s=args.warmup, after_s=args.after)
+    plan = demo.DemoPlan(
+        rate=args.rate,
+        warmup_s=args.warmup,
+        after_s=args.after,
+        drift=args.drift,
+        strength=args.strength,
+    )
     print(f"stack healthy in {stack.up(settings):.1f} s")
     try:
         bootstrap_models(settings)
@@ -72,7 +98,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         line_id, run_dir = demo.new_run_dir()
         with Fleet(log_dir=run_dir / "logs") as fleet:
             print(f"services ready in {fleet.start():.1f} s (logs: {run_dir / 'logs'})")
-            print(f"line {line_id}: {plan.rate:.0f} parts/s, drift after {plan.warmup_s:.0f} s")
+            print(
+                f"line {line_id}: {plan.rate:.0f} parts/s, {plan.drift} drift (strength"
+                f" {plan.strength:g}) after {plan.warmup_s:.0f} s"
+            )
             run, switch = asyncio.run(demo.follow(settings, plan, line_id=line_id, run_dir=run_dir))
         figures = demo.write_report(settings, run, switch, line_id=line_id, run_dir=run_dir)
         print(report.summary_table(figures))
@@ -83,16 +112,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
             stack.down(settings)  # the dashboard with it
 
 
+def cmd_efficacy(args: argparse.Namespace) -> int:
+    from services.monitor.config import MonitorSettings
+    from yieldloop import efficacy, stack
+
+    settings = load_settings(MonitorSettings)
+    plan = efficacy.EfficacyPlan(
+        drifts=tuple(args.drift),
+        strength=args.strength,
+        rate=args.rate,
+        quiet_predictions=args.quiet_predictions,
+    )
+    print(f"stack healthy in {stack.up(settings):.1f} s")
+    try:
+        run_dir = efficacy.run(settings, plan)
+    finally:
+        if not args.keep_stack:
+            stack.down(settings)
+    print((run_dir / "efficacy.md").read_text())
+    print(f"table: {run_dir / 'efficacy.md'}\njson:  {run_dir / 'efficacy.json'}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from yieldloop import chaos, dead_letters, produce
     from yieldloop.audit import command as audit
     from yieldloop.dashboard import command as dashboard
+    from yieldloop.drifts import DEFAULT_DRIFT, DEFAULT_STRENGTH, DRIFTS
     from yieldloop.replay import command as replay
 
     boot = sub.add_parser("bootstrap", help="train and register the first champion and referees")
     boot.add_argument("--force", action="store_true", help="train again even if registered")
     boot.add_argument("--seed", type=int, default=0)
     boot.set_defaults(run=cmd_bootstrap)
+    imp = sub.add_parser(
+        "import",
+        help="your own line: labelled images become its first champion and referees",
+        description="Class folders (SOURCE/OK/..., SOURCE/NG/..., any class names) or a CSV "
+        "of filename,label. A stratified share becomes the golden set; the champion and both "
+        "referees are trained on the rest and registered. See docs/your-own-line.md.",
+    )
+    imp.add_argument("source", type=Path, help="folder of class folders, or a .csv file")
+    imp.add_argument("--images", type=Path, help="CSV only: folder the filenames are in")
+    imp.add_argument("--image-size", type=int, default=32, help="side in px (default 32)")
+    imp.add_argument("--golden-share", type=float, default=0.2, help="golden set share (0.2)")
+    imp.add_argument("--force", action="store_true", help="register new versions over existing")
+    imp.add_argument("--seed", type=int, default=0)
+    imp.set_defaults(run=cmd_import)
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=SERVICES)
     serve.set_defaults(run=cmd_serve)
@@ -120,7 +186,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dem.add_argument(
         "--keep-stack", action="store_true", help="leave Kafka/Redis/MLflow and the dashboard up"
     )
+    dem.add_argument(
+        "--drift",
+        choices=sorted(DRIFTS),
+        default=DEFAULT_DRIFT,
+        metavar="KIND",
+        help=f"which drift: {', '.join(DRIFTS)} (default {DEFAULT_DRIFT})",
+    )
+    dem.add_argument(
+        "--strength",
+        type=float,
+        default=DEFAULT_STRENGTH,
+        help=f"drift strength in [0, 1] (default {DEFAULT_STRENGTH})",
+    )
     dem.set_defaults(run=cmd_demo)
+    eff = sub.add_parser("efficacy", help="the loop on every drift of the zoo and a quiet line")
+    eff.add_argument("--drift", nargs="+", choices=list(DRIFTS), default=list(DRIFTS))
+    eff.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
+    eff.add_argument("--rate", type=float, default=20.0, help="parts per second when drifting")
+    eff.add_argument("--quiet-predictions", type=int, default=10_000, help="on the quiet line")
+    eff.add_argument("--keep-stack", action="store_true", help="leave Kafka/Redis/MLflow up")
+    eff.set_defaults(run=cmd_efficacy)
     produce.register(sub)
     chaos.register(sub)
     dead_letters.register(sub)

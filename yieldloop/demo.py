@@ -26,6 +26,7 @@ from services.common.settings import REPO_ROOT
 from services.common.store import LocalImageStore, get_model
 from services.monitor.config import MonitorSettings
 from yieldloop import report as reporting
+from yieldloop.drifts import DEFAULT_DRIFT, DEFAULT_STRENGTH, describe_drift
 from yieldloop.live import Narrator
 from yieldloop.produce import produce
 from yieldloop.sources import DriftSwitch, demo_items
@@ -41,6 +42,8 @@ class DemoPlan:
     after_s: float = 20.0  # parts judged after the iteration ends, to show recovery
     timeout_s: float = 480.0  # the whole loop must finish within this after drift
     seed: int = 0
+    drift: str = DEFAULT_DRIFT  # which drift of the zoo (yieldloop.drifts)
+    strength: float = DEFAULT_STRENGTH
 
 
 @dataclass
@@ -72,7 +75,13 @@ async def follow(
         feeding = asyncio.create_task(
             produce(
                 settings,
-                source=demo_items(seed=plan.seed, drift_after=None, drift=switch),
+                source=demo_items(
+                    seed=plan.seed,
+                    drift_after=None,
+                    drift=switch,
+                    kind=plan.drift,
+                    strength=plan.strength,
+                ),
                 line_id=line_id,
                 rate=plan.rate,
                 count=None,
@@ -88,7 +97,7 @@ async def follow(
                     say(line)
             if not switch.on and elapsed >= plan.warmup_s:
                 switch.switch_on()
-                say(f"{elapsed:7.1f}s  DRIFT ON: the line's lighting changes (overexposure)")
+                say(f"{elapsed:7.1f}s  DRIFT ON: {describe_drift(plan.drift, plan.strength)}")
             if finished(run, plan, elapsed) or feeding.done():
                 break
         stop.set()

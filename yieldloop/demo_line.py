@@ -1,4 +1,4 @@
-"""A seeded demo production line: digits as parts, drawn defects, and an overexposure drift."""
+"""A seeded demo production line: digits as parts, drawn defects, and a drift from the zoo."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from services.common.vision import CLASSES
+from yieldloop.drifts import DEFAULT_DRIFT, DEFAULT_STRENGTH, drift_named
 
 SIZE = 32
 DEFECTS: tuple[str, ...] = ("scratch", "blob", "chunk")
-DEFAULT_DRIFT_STRENGTH = 0.5
+DEFAULT_DRIFT_STRENGTH = DEFAULT_STRENGTH
 _POOL_SEED = 20_240_601  # fixed, so the pools stay disjoint whatever seed a caller passes
 
 
@@ -70,25 +71,6 @@ def _quantise(image: np.ndarray) -> np.ndarray:
     """What the camera sends: uint8 gray."""
     scaled: np.ndarray = np.rint(np.clip(image, 0.0, 1.0) * 255.0)
     return scaled.astype(np.uint8)
-
-
-def _blur(image: np.ndarray) -> np.ndarray:
-    """5x5 Gaussian blur (sigma 1), zero padded like the training augmentation."""
-    taps = np.exp(-0.5 * np.arange(-2.0, 3.0) ** 2)
-    taps /= taps.sum()
-    rows = np.apply_along_axis(np.convolve, 1, image, taps, mode="same")
-    return np.apply_along_axis(np.convolve, 0, rows, taps, mode="same").astype(np.float32)
-
-
-def overexpose(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """A brighter light: gain up to 2.2 with clipping, 40% bloom and sensor noise 0.05."""
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"drift strength must be in [0, 1], got {strength}")
-    bright = np.clip(image * (1.0 + 1.2 * strength), 0.0, 1.0)
-    mix = 0.4 * strength
-    bloomed = (1.0 - mix) * bright + mix * _blur(bright)
-    noisy = bloomed + rng.normal(0.0, 0.05 * strength, image.shape)
-    return np.clip(noisy, 0.0, 1.0).astype(np.float32)
 
 
 def _scratch(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -156,17 +138,20 @@ class DemoLine:
         seed: int = 0,
         ng_rate: float = 0.15,
         drift_strength: float = DEFAULT_DRIFT_STRENGTH,
+        drift_kind: str = DEFAULT_DRIFT,
     ) -> None:
         if not 0.0 <= ng_rate <= 1.0:
             raise ValueError(f"ng_rate must be in [0, 1], got {ng_rate}")
         self.ng_rate = ng_rate
         self.drift_strength = drift_strength
+        self.drift_kind = drift_kind
+        self._drift = drift_named(drift_kind)
         # Drift noise has its own stream, so switching drift on leaves the parts sequence as is.
         self._rng = np.random.default_rng([seed, 3])
         self._drift_rng = np.random.default_rng([seed, 5])
 
     def parts(self, n: int, *, drift: bool, strength: float | None = None) -> list[Part]:
-        """The next n parts; drift applies the overexposure at `strength` (default: the line's)."""
+        """The next n parts; drift applies the line's drift at `strength` (default: the line's)."""
         level = self.drift_strength if strength is None else strength
         return [self._part(drift=drift, strength=level) for _ in range(n)]
 
@@ -174,7 +159,7 @@ class DemoLine:
         defect = _draw_defect_kind(self.ng_rate, self._rng)
         image = _make_part(_pools().stream, defect, self._rng)
         if drift:
-            image = overexpose(image, strength, self._drift_rng)
+            image = self._drift(image, strength, self._drift_rng)
         label = CLASSES[0] if defect is None else CLASSES[1]
         return Part(_quantise(image), label, defect, drift)
 
@@ -192,7 +177,6 @@ def _labeled_set(
     rng: np.random.Generator,
     *,
     ng_rate: float,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> LabeledImages:
     """Exactly round(size * ng_rate) NG parts, shuffled, with defects spread evenly."""
     n_ng = round(size * ng_rate)
@@ -200,8 +184,6 @@ def _labeled_set(
     kinds += [None] * (size - n_ng)
     kinds = [kinds[i] for i in rng.permutation(size)]
     images = [_make_part(pool, kind, rng) for kind in kinds]
-    if transform is not None:
-        images = [transform(image) for image in images]
     x = np.stack([_quantise(image) for image in images]).astype(np.float32) / np.float32(255.0)
     y = np.array([0 if kind is None else 1 for kind in kinds], dtype=np.int64)
     return LabeledImages(x, y)
@@ -218,19 +200,3 @@ def base_sets(
 
 def _train_set(seed: int, size: int, *, ng_rate: float) -> LabeledImages:
     return _labeled_set(_pools().train, size, np.random.default_rng([seed, 1]), ng_rate=ng_rate)
-
-
-def stress_set(seed: int = 0, *, size: int = 500, ng_rate: float = 0.15) -> LabeledImages:
-    """Golden-pool parts under overexposure of random strength in [0, 1], to vet referees."""
-    rng = np.random.default_rng([seed, 4])
-
-    def expose(image: np.ndarray) -> np.ndarray:
-        return overexpose(image, float(rng.uniform(0.0, 1.0)), rng)
-
-    return _labeled_set(_pools().golden, size, rng, ng_rate=ng_rate, transform=expose)
-
-
-def referee_sets(seed: int = 0, *, train_size: int = 3000) -> tuple[LabeledImages, LabeledImages]:
-    """Referee data: the clean base training set (robustness comes from augmentation while
-    training) and a stress set that checks the referee holds up under lighting drift."""
-    return _train_set(seed, train_size, ng_rate=0.15), stress_set(seed)

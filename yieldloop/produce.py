@@ -18,7 +18,8 @@ from services.common.retry import retrying
 from services.common.settings import CommonSettings, load_settings
 from services.common.store import ImageStore, LocalImageStore, sha256_of
 from services.inference.domain import UnsafeArchive
-from yieldloop.sources import Item, demo_items, folder_items, zip_items
+from yieldloop.drifts import DEFAULT_DRIFT, DEFAULT_STRENGTH, DRIFTS
+from yieldloop.sources import Item, demo_items, folder_items, image_files, zip_items
 from yieldloop.truth import truth_log
 
 PRODUCER = "line-simulator"
@@ -117,9 +118,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="stop after N images (default: when the source ends, or on Ctrl-C)",
     )
     p.add_argument("--seed", type=int, default=0, help="demo line seed (default 0)")
-    drift = p.add_mutually_exclusive_group()
-    drift.add_argument("--drift-after", type=int, metavar="N", help="demo: drift from image N on")
-    drift.add_argument("--drift", action="store_true", help="demo: drift from the first image")
+    p.add_argument(
+        "--drift",
+        nargs="?",
+        const=DEFAULT_DRIFT,
+        choices=sorted(DRIFTS),
+        metavar="KIND",
+        help=f"drift the images (demo line or --folder): {', '.join(DRIFTS)} "
+        f"(default {DEFAULT_DRIFT}); from the first image unless --drift-after",
+    )
+    p.add_argument("--drift-after", type=int, metavar="N", help="drift from image N on")
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=DEFAULT_STRENGTH,
+        metavar="S",
+        help=f"drift strength in [0, 1] (default {DEFAULT_STRENGTH})",
+    )
     given = p.add_mutually_exclusive_group()
     given.add_argument("--folder", type=Path, metavar="DIR", help="send the images in DIR")
     given.add_argument("--zip", type=Path, metavar="FILE", help="send the images in a zip")
@@ -138,7 +153,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = load_settings(CommonSettings)
     try:
         source = _source(args)
-    except (OSError, UnsafeArchive) as exc:
+    except (OSError, UnsafeArchive, ValueError) as exc:
         print(f"yieldloop produce: {exc}", file=sys.stderr)
         return 2
     began = time.monotonic()
@@ -168,8 +183,18 @@ async def _produce_until_interrupted(
 
 
 def _source(args: argparse.Namespace) -> Iterator[Item]:
+    if not 0.0 <= args.strength <= 1.0:
+        raise ValueError(f"--strength must be in [0, 1], got {args.strength}")
+    drifting = args.drift is not None or args.drift_after is not None
+    after = (args.drift_after or 0) if drifting else None
+    kind = args.drift or DEFAULT_DRIFT
     if args.folder is not None:
-        return folder_items(args.folder)
+        image_files(args.folder)  # a missing folder is refused before anything is sent
+        return folder_items(
+            args.folder, drift_after=after, kind=kind, strength=args.strength, seed=args.seed
+        )
     if args.zip is not None:
+        if drifting:
+            raise ValueError("--drift applies to the demo line and --folder, not --zip")
         return zip_items(args.zip)
-    return demo_items(seed=args.seed, drift_after=0 if args.drift else args.drift_after)
+    return demo_items(seed=args.seed, drift_after=after, kind=kind, strength=args.strength)

@@ -1,17 +1,23 @@
-"""Where the simulator's parts come from: the demo line, a folder or a zip of images."""
+"""Where the simulator's parts come from: the demo line, a folder or a zip of images. The demo
+line and a folder can drift (any kind of the zoo in yieldloop.drifts) from a given image on."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+from PIL import Image
+
 from schemas import utcnow
 from services.common.images import encode_png
 from services.inference.domain import ZipLimits, zip_members
 from yieldloop.demo_line import DemoLine
+from yieldloop.drifts import DEFAULT_DRIFT, DEFAULT_STRENGTH, drift_named
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 ZIP_LIMITS = ZipLimits(max_entries=100_000, max_unpacked_bytes=1 << 30, max_entry_bytes=20 << 20)
@@ -51,10 +57,16 @@ def _item_ids() -> Iterator[str]:
 
 
 def demo_items(
-    *, seed: int, drift_after: int | None, drift: DriftSwitch | None = None
+    *,
+    seed: int,
+    drift_after: int | None,
+    drift: DriftSwitch | None = None,
+    kind: str = DEFAULT_DRIFT,
+    strength: float = DEFAULT_STRENGTH,
 ) -> Iterator[Item]:
     """Endless DemoLine parts; drifted from index `drift_after` on, or once `drift` is on."""
-    line, switch = DemoLine(seed=seed), drift or DriftSwitch()
+    line = DemoLine(seed=seed, drift_kind=kind, drift_strength=strength)
+    switch = drift or DriftSwitch()
     for index, item_id in enumerate(_item_ids()):
         if drift_after is not None and index >= drift_after:
             switch.switch_on()  # so the caller learns the onset time either way
@@ -69,18 +81,38 @@ def _is_image(name: PurePosixPath) -> bool:
     return name.suffix.lower() in IMAGE_SUFFIXES and not hidden
 
 
-def folder_items(path: Path) -> Iterator[Item]:
-    """Every image file under `path` (recursively), sorted by relative path; labels unknown."""
+def image_files(path: Path) -> list[PurePosixPath]:
+    """Every image file under `path` (recursively), by relative path in name order."""
     if not path.is_dir():
         raise NotADirectoryError(f"{path} is not a folder")
     names = sorted(
         PurePosixPath(p.relative_to(path).as_posix()) for p in path.rglob("*") if p.is_file()
     )
-    images = (name for name in names if _is_image(name))
-    return (
-        Item(item_id, (path / name).read_bytes(), str(name), None, False, None)
-        for name, item_id in zip(images, _item_ids(), strict=False)
-    )
+    return [name for name in names if _is_image(name)]
+
+
+def folder_items(
+    path: Path,
+    *,
+    drift_after: int | None = None,
+    kind: str = DEFAULT_DRIFT,
+    strength: float = DEFAULT_STRENGTH,
+    seed: int = 0,
+) -> Iterator[Item]:
+    """Every image file under `path` in name order, labels unknown; from `drift_after` on each
+    is drifted (as gray) by the zoo's `kind`."""
+    drift, rng = drift_named(kind), np.random.default_rng([seed, 5])
+    for index, (name, item_id) in enumerate(zip(image_files(path), _item_ids(), strict=False)):
+        data, drifted = (path / name).read_bytes(), drift_after is not None and index >= drift_after
+        if drifted:
+            data = encode_png(drift(_gray(data), strength, rng))
+        yield Item(item_id, data, str(name), None, drifted, None)
+
+
+def _gray(data: bytes) -> np.ndarray:
+    """An image file as a gray float array in [0, 1] at its own size."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
 
 
 def zip_items(path: Path) -> Iterator[Item]:

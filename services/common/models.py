@@ -33,21 +33,43 @@ class LoadedModel:
         names = self.version.classes
         return [(names[i], float(c)) for i, c in zip(indices, confidences, strict=True)]
 
+    @property
+    def image_size(self) -> int:
+        return image_size(self.version)
+
     def labels(self, images: np.ndarray) -> list[str]:
         return [label for label, _ in self.classify(images)]
+
+    def votes(self, images: np.ndarray) -> list[tuple[str, float, float]]:
+        """(class name, confidence, margin over the runner-up) per image."""
+        indices, confidences, margins = vision.predict_with_margin(self.module, images)
+        names = self.version.classes
+        return [
+            (names[i], float(c), float(m))
+            for i, c, m in zip(indices, confidences, margins, strict=True)
+        ]
 
 
 def registry_from(settings: CommonSettings) -> ModelRegistry:
     return MlflowRegistry(settings.mlflow_uri, experiment=settings.mlflow.experiment)
 
 
+def image_size(mv: ModelVersion) -> int:
+    """The side of the square gray images the version judges (its `image_size` tag; 32 px for
+    versions registered before the tag existed)."""
+    return int(mv.tags.get("image_size", vision.IMAGE_SIZE))
+
+
 def load(registry: ModelRegistry, mv: ModelVersion, *, warmup: int = 8) -> LoadedModel:
     """Fetch weights (checked against their sha256), build the module, warm it up off-path."""
     weights = registry.weights(mv)
-    module = vision.load_weights(mv.arch, weights, sha256=mv.sha256, num_classes=len(mv.classes))
+    size = image_size(mv)
+    module = vision.load_weights(
+        mv.arch, weights, sha256=mv.sha256, num_classes=len(mv.classes), image_size=size
+    )
     started = time.perf_counter()
     if warmup:
-        vision.predict(module, np.zeros((warmup, vision.IMAGE_SIZE, vision.IMAGE_SIZE), np.float32))
+        vision.predict(module, np.zeros((warmup, size, size), np.float32))
     return LoadedModel(mv, module, utcnow(), (time.perf_counter() - started) * 1000)
 
 
@@ -65,9 +87,10 @@ def load_alias(registry: ModelRegistry, name: str, alias: str = CHAMPION) -> Loa
     return load(registry, champion(registry, name, alias))
 
 
-def fetch_images(store: ImageStore, refs: Sequence[ImageRef]) -> np.ndarray:
-    """Decode images from the store (or inline) into one (N, 32, 32) float array."""
-    size = vision.IMAGE_SIZE
+def fetch_images(
+    store: ImageStore, refs: Sequence[ImageRef], *, size: int = vision.IMAGE_SIZE
+) -> np.ndarray:
+    """Decode images from the store (or inline) into one (N, size, size) float array."""
     arrays = [decode_image(image_bytes(store, ref), size=size) for ref in refs]
     return np.stack(arrays) if arrays else np.zeros((0, size, size), np.float32)
 

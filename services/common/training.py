@@ -1,4 +1,4 @@
-"""Deterministic CPU training loop with optional photometric augmentation."""
+"""Deterministic CPU training loop with optional augmentation (services.common.augment)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import torch
 from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
+from services.common.augment import GENERIC, Augmentation, augment
 from services.common.vision import accuracy, to_tensor
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings; augment switches on the photometric augmentation."""
+    """Optimisation settings; augment switches on the generic augmentation."""
 
     epochs: int = 8
     lr: float = 2e-3
@@ -27,16 +28,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError(f"invalid training settings: {self}")
-
-
-@dataclass(frozen=True)
-class Photometric:
-    """Lighting changes a referee must shrug off: overexposure, bloom and sensor noise."""
-
-    gain: tuple[float, float] = (1.0, 2.6)
-    max_blur_mix: float = 0.5
-    max_noise: float = 0.08
-    clean_share: float = 0.3
 
 
 class Interrupted(Exception):
@@ -51,31 +42,6 @@ class EpochStats:
     epochs: int
     train_loss: float
     val_accuracy: float
-
-
-def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    """n per-sample factors in [low, high), shaped to broadcast over (N, 1, H, W)."""
-    return (low + (high - low) * torch.rand(n, 1, 1, 1, generator=generator)).float()
-
-
-def _blur(x: torch.Tensor) -> torch.Tensor:
-    """5x5 Gaussian blur (sigma 1) of an (N, 1, H, W) batch."""
-    taps = torch.exp(-0.5 * torch.arange(-2.0, 3.0) ** 2)
-    taps = taps / taps.sum()
-    kernel = (taps[:, None] * taps[None, :]).view(1, 1, 5, 5)
-    return nn.functional.conv2d(x, kernel, padding=2)
-
-
-def augment(x: torch.Tensor, generator: torch.Generator, spec: Photometric) -> torch.Tensor:
-    """Random gain with clipping, bloom and noise; a share of the batch is left clean."""
-    n = x.shape[0]
-    out = torch.clamp(x * _uniform(n, *spec.gain, generator), 0.0, 1.0)
-    mix = _uniform(n, 0.0, spec.max_blur_mix, generator)
-    out = (1.0 - mix) * out + mix * _blur(out)
-    sigma = _uniform(n, 0.0, spec.max_noise, generator)
-    out = torch.clamp(out + sigma * torch.randn(out.shape, generator=generator), 0.0, 1.0)
-    clean = torch.rand(n, 1, 1, 1, generator=generator) < spec.clean_share
-    return torch.where(clean, x, out)
 
 
 def _epoch_order(
@@ -109,7 +75,7 @@ def train(
     config: TrainConfig,
     sample_weight: np.ndarray | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
-    photometric: Photometric = Photometric(),
+    augmentation: Augmentation = GENERIC,
     stop: Callable[[], bool] = lambda: False,
 ) -> list[EpochStats]:
     """Train in place with AdamW and a cosine schedule; the model is left in eval mode.
@@ -120,7 +86,7 @@ def train(
         to_tensor(x_train),
         torch.from_numpy(y_train.astype(np.int64)),
         config=config,
-        photometric=photometric,
+        augmentation=augmentation,
         stop=stop,
     )
     sampler = _sampler(sample_weight, loop.generator)
@@ -152,7 +118,7 @@ class _Loop:
     x: torch.Tensor
     y: torch.Tensor
     config: TrainConfig
-    photometric: Photometric
+    augmentation: Augmentation
     optimizer: torch.optim.Optimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
     # A private generator drives shuffling and augmentation: same seed, same run, and the
@@ -168,7 +134,7 @@ class _Loop:
         y: torch.Tensor,
         *,
         config: TrainConfig,
-        photometric: Photometric,
+        augmentation: Augmentation,
         stop: Callable[[], bool],
     ) -> _Loop:
         """Optimiser and a cosine schedule spanning every step of the run."""
@@ -178,7 +144,7 @@ class _Loop:
         steps = config.epochs * -(-len(y) // config.batch_size)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
         generator = torch.Generator().manual_seed(config.seed)
-        return cls(model, x, y, config, photometric, optimizer, schedule, generator, stop)
+        return cls(model, x, y, config, augmentation, optimizer, schedule, generator, stop)
 
     def epoch(self, order: torch.Tensor) -> float:
         """One pass over `order`; returns the mean training loss."""
@@ -197,7 +163,7 @@ class _Loop:
         """One optimiser step on the given sample indices."""
         inputs = self.x[batch]
         if self.config.augment:
-            inputs = augment(inputs, self.generator, self.photometric)
+            inputs = augment(inputs, self.generator, self.augmentation)
         loss = nn.functional.cross_entropy(self.model(inputs), self.y[batch])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]

@@ -32,32 +32,35 @@ def _conv_block(c_in: int, c_out: int, *, norm: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _cnn(widths: tuple[int, int, int], num_classes: int, *, norm: bool) -> nn.Module:
-    """Three conv blocks (32 -> 4 px) and a small dense head."""
+def _cnn(widths: tuple[int, int, int], num_classes: int, *, norm: bool, size: int) -> nn.Module:
+    """Three conv blocks (each halves the side: 32 -> 4 px) and a small dense head."""
+    if size < 8 or size % 8:
+        raise ValueError(f"image size must be a multiple of 8, got {size}")
     c1, c2, c3 = widths
     return nn.Sequential(
         _conv_block(1, c1, norm=norm),
         _conv_block(c1, c2, norm=norm),
         _conv_block(c2, c3, norm=norm),
         nn.Flatten(),
-        nn.Linear(c3 * 4 * 4, 64),
+        nn.Linear(c3 * (size // 8) ** 2, 64),
         nn.ReLU(inplace=True),
         nn.Linear(64, num_classes),
     )
 
 
-def cnn_small(num_classes: int) -> nn.Module:
+def cnn_small(num_classes: int, size: int = IMAGE_SIZE) -> nn.Module:
     """The serving model: 16/32/64 channels, no normalisation."""
-    return _cnn((16, 32, 64), num_classes, norm=False)
+    return _cnn((16, 32, 64), num_classes, norm=False, size=size)
 
 
-def cnn_wide(num_classes: int) -> nn.Module:
+def cnn_wide(num_classes: int, size: int = IMAGE_SIZE) -> nn.Module:
     """A wider referee: 32/64/128 channels with BatchNorm."""
-    return _cnn((32, 64, 128), num_classes, norm=True)
+    return _cnn((32, 64, 128), num_classes, norm=True, size=size)
 
 
-def resnet18_gray(num_classes: int) -> nn.Module:
-    """torchvision ResNet-18 with a 1-channel stem sized for 32x32 input."""
+def resnet18_gray(num_classes: int, size: int = IMAGE_SIZE) -> nn.Module:
+    """torchvision ResNet-18 with a 1-channel stem sized for 32x32 input (any size works: it
+    pools adaptively)."""
     model: nn.Module = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     # Gray input; a 3x3 stem instead of 7x7 since 32 px parts have no large-scale context.
     # Stride 4 (stem + max-pool) is kept: a CIFAR-style stride-1 stem costs ~6x the compute,
@@ -66,24 +69,29 @@ def resnet18_gray(num_classes: int) -> nn.Module:
     return model
 
 
-ARCHITECTURES: Mapping[str, Callable[[int], nn.Module]] = MappingProxyType(
+ARCHITECTURES: Mapping[str, Callable[[int, int], nn.Module]] = MappingProxyType(
     {"cnn_small": cnn_small, "cnn_wide": cnn_wide, "resnet18": resnet18_gray}
 )
 
 
 def build_model(
-    arch: str, num_classes: int = len(CLASSES), *, seed: int | None = None
+    arch: str,
+    num_classes: int = len(CLASSES),
+    *,
+    seed: int | None = None,
+    image_size: int = IMAGE_SIZE,
 ) -> nn.Module:
-    """A freshly initialised model; with a seed, initialisation is reproducible."""
+    """A freshly initialised model for square gray images of `image_size` px; with a seed,
+    initialisation is reproducible."""
     builder = ARCHITECTURES.get(arch)
     if builder is None:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     if seed is None:
-        return builder(num_classes)
+        return builder(num_classes, image_size)
     # fork_rng keeps the caller's global RNG stream untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return builder(num_classes)
+        return builder(num_classes, image_size)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -97,20 +105,31 @@ def predict(
     model: nn.Module, images: np.ndarray, *, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class indices (int64) and max softmax confidence (float32) per image."""
+    indices, confidences, _ = predict_with_margin(model, images, batch_size=batch_size)
+    return indices, confidences
+
+
+def predict_with_margin(
+    model: nn.Module, images: np.ndarray, *, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class indices, max softmax confidence, and its margin over the runner-up, per image."""
     model.eval()
     batches = torch.split(to_tensor(images), batch_size)
-    indices, confidences = [], []
+    tops = []
     with torch.inference_mode():
         for batch in batches:
             probs = torch.softmax(model(batch), dim=1)
-            conf, idx = probs.max(dim=1)
-            indices.append(idx)
-            confidences.append(conf)
-    if not indices:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            tops.append(probs.topk(min(2, probs.shape[1]), dim=1))
+    if not tops:
+        empty = np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=np.int64), empty, empty
+    values = torch.cat([t.values for t in tops])
+    indices = torch.cat([t.indices[:, 0] for t in tops])
+    runner_up = values[:, 1] if values.shape[1] > 1 else torch.zeros_like(values[:, 0])
     return (
-        torch.cat(indices).numpy().astype(np.int64),
-        torch.cat(confidences).numpy().astype(np.float32),
+        indices.numpy().astype(np.int64),
+        values[:, 0].numpy().astype(np.float32),
+        (values[:, 0] - runner_up).numpy().astype(np.float32),
     )
 
 
@@ -135,12 +154,17 @@ def sha256_hex(data: bytes) -> str:
 
 
 def load_weights(
-    arch: str, data: bytes, *, sha256: str, num_classes: int = len(CLASSES)
+    arch: str,
+    data: bytes,
+    *,
+    sha256: str,
+    num_classes: int = len(CLASSES),
+    image_size: int = IMAGE_SIZE,
 ) -> nn.Module:
     """Verify the digest, then load tensors only (no pickled code) into a fresh model."""
     if not hmac.compare_digest(sha256_hex(data), sha256.strip().lower()):
         raise ModelIntegrityError(f"weights digest mismatch for {arch!r}")
-    model = build_model(arch, num_classes)
+    model = build_model(arch, num_classes, image_size=image_size)
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)

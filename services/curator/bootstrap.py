@@ -9,6 +9,7 @@ from services.common.models import LoadedModel, load_alias
 from services.common.settings import load_settings
 from services.common.wiring import Given, Ports, adapters
 from services.curator.config import CuratorConfig, CuratorSettings
+from services.curator.selection import Vote
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Curator(Ports):
     config: CuratorConfig
     referee_names: tuple[str, str]
     _referees: dict[str, LoadedModel] = field(default_factory=dict)
+    golden_votes: dict[str, list[Vote]] = field(default_factory=dict)  # per referee version
 
     def referees(self) -> tuple[LoadedModel, LoadedModel]:
         """The two referees' champion versions, reloaded only when an alias moved."""

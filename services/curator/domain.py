@@ -1,44 +1,20 @@
-"""Which recent images become training data: the referee committee, splits and dataset versions."""
+"""Which recent images become training data: whether the referees can be trusted with them,
+splits and dataset versions. (Which of the referees' labels are kept: selection.py.)"""
 
 from __future__ import annotations
 
+import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from schemas.datasets import DatasetManifest, ManifestEntry, Split
-
-
-@dataclass(frozen=True)
-class Vote:
-    label: str
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Candidate:
-    sha256: str
-    uri: str
-
-
-@dataclass(frozen=True)
-class Labelled:
-    sha256: str
-    uri: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Selection:
-    kept: list[Labelled]
-    disagreements: list[Candidate]
-    unsure: list[Candidate]
+from services.curator.selection import Labelled, Vote
 
 
 @dataclass(frozen=True)
 class CommitteePolicy:
-    confidence_threshold: float = 0.7
     val_ratio: float = 0.1
     holdout_ratio: float = 0.2
     merge_with_previous: bool = True
@@ -55,31 +31,6 @@ class NotEnoughSamples(Exception):
         self.kept, self.needed = kept, needed
         self.reason = f"only {kept} samples survived the committee; at least {needed} are needed"
         super().__init__(self.reason)
-
-
-def select(
-    candidates: Sequence[Candidate],
-    b1: Sequence[Vote],
-    b2: Sequence[Vote],
-    *,
-    threshold: float,
-) -> Selection:
-    """Keep what both referees label alike with confidence; sort the rest by why it was dropped."""
-    if not len(candidates) == len(b1) == len(b2):
-        raise ValueError(f"{len(candidates)} candidates but {len(b1)} and {len(b2)} votes")
-    selection = Selection(kept=[], disagreements=[], unsure=[])
-    seen: set[str] = set()
-    for candidate, vote1, vote2 in zip(candidates, b1, b2, strict=True):
-        if candidate.sha256 in seen:
-            continue
-        seen.add(candidate.sha256)
-        if vote1.label != vote2.label:
-            selection.disagreements.append(candidate)
-        elif min(vote1.confidence, vote2.confidence) >= threshold:
-            selection.kept.append(Labelled(candidate.sha256, candidate.uri, vote1.label))
-        else:
-            selection.unsure.append(candidate)
-    return selection
 
 
 def stratified_split(
@@ -154,3 +105,90 @@ def _carried(previous: DatasetManifest | None, *, replaced: set[str]) -> list[Ma
         return []
     trainable = (Split.TRAIN, Split.VAL)
     return [e for e in previous.entries if e.split in trainable and e.sha256 not in replaced]
+
+
+@dataclass(frozen=True)
+class DepthPolicy:
+    """When the referees are out of their depth on the recent images."""
+
+    max_confidence_drop: float  # a referee's mean confidence this far below its golden one
+    max_balance_shift: float  # a class's share of a referee's labels this far from golden's...
+    balance_alpha: float = 0.001  # ... beyond doubt: a count this unlikely even at that distance
+
+
+@dataclass(frozen=True)
+class RefereeView:
+    """One referee's votes on the recent images and on the golden set."""
+
+    name: str
+    recent: Sequence[Vote]
+    golden: Sequence[Vote]
+
+
+@dataclass(frozen=True)
+class Depth:
+    reasons: list[str]
+    figures: dict[str, float]
+
+    @property
+    def out(self) -> bool:
+        return bool(self.reasons)
+
+
+def depth(
+    referees: Sequence[RefereeView], golden_labels: Sequence[str], policy: DepthPolicy
+) -> Depth:
+    """Out of their depth: the shift that moved the line moves a referee too (its confidence
+    falls), or its labels contradict the class balance of the golden set: some class's count
+    would be too unlikely (below `balance_alpha`) even if the line's share of that class were
+    `max_balance_shift` further from the golden share than it is."""
+    truth = _shares(golden_labels)
+    reasons: list[str] = []
+    figures: dict[str, float] = {}
+    for r in referees:
+        on_golden = _mean(v.confidence for v in r.golden)
+        on_recent = _mean(v.confidence for v in r.recent)
+        counts, n = Counter(v.label for v in r.recent), len(r.recent)
+        chance = {c: _chance(counts[c], n, p, policy.max_balance_shift) for c, p in truth.items()}
+        worst = min(chance, key=lambda c: chance[c]) if chance and n else None
+        figures |= {
+            f"{r.name}_confidence_golden": on_golden,
+            f"{r.name}_confidence_recent": on_recent,
+            f"{r.name}_balance_chance": chance[worst] if worst else 1.0,
+        }
+        if on_golden - on_recent > policy.max_confidence_drop:
+            reasons.append(
+                f"{r.name}'s mean confidence fell from {on_golden:.3f} on the golden set to"
+                f" {on_recent:.3f} on these images"
+            )
+        if worst is not None and chance[worst] < policy.balance_alpha:
+            reasons.append(
+                f"{r.name} labels {counts[worst] / n:.0%} of them {worst}, the golden set"
+                f" holds {truth[worst]:.0%}"
+            )
+    return Depth(reasons, figures)
+
+
+def _chance(k: int, n: int, share: float, tolerance: float) -> float:
+    """How likely a count as far as k (of n) is, were the true share `tolerance` closer to it
+    than `share`: a one-sided binomial tail."""
+    if k < n * share:
+        low = share - tolerance
+        return 1.0 if low <= 0 else sum(_pmf(i, n, low) for i in range(k + 1))
+    high = share + tolerance
+    return 1.0 if high >= 1 else sum(_pmf(i, n, high) for i in range(k, n + 1))
+
+
+def _pmf(k: int, n: int, p: float) -> float:
+    log = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    return math.exp(log + k * math.log(p) + (n - k) * math.log1p(-p))
+
+
+def _shares(labels: Sequence[str]) -> dict[str, float]:
+    counts = Counter(labels)
+    return {k: n / len(labels) for k, n in counts.items()} if labels else {}
+
+
+def _mean(values: Iterable[float]) -> float:
+    listed = list(values)
+    return sum(listed) / len(listed) if listed else 0.0

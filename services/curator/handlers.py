@@ -1,5 +1,7 @@
 """The curator: the referee committee labels the recent images; a dataset version is written.
-Drops queued from other lines while this iteration waited join it here, once."""
+Drops queued from other lines while this iteration waited join it here, once. When the referees
+are out of their depth on these images, the iteration ends in an alert that asks people to label
+them, with the images, instead of in a model."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import json
 
 from schemas import (
+    AlertRaised,
     DatasetCurated,
     Event,
     ImageRef,
@@ -17,13 +20,14 @@ from schemas import (
 from schemas.datasets import DatasetManifest
 from services.common import faults
 from services.common.iteration import Iteration, Stage
-from services.common.models import fetch_images
 from services.common.registry import CHAMPION, ModelNotFound, ModelVersion
 from services.common.stage import StageSpec, run_stage
 from services.common.store import get_model, put_model
 from services.common.tracking import close_interrupted
 from services.curator.bootstrap import Curator
-from services.curator.domain import Candidate, NotEnoughSamples, Selection, Vote, curate, select
+from services.curator.committee import golden_labels, referee_views
+from services.curator.domain import Depth, NotEnoughSamples, curate, depth
+from services.curator.selection import Candidate, Selection, select
 
 PRODUCER = "curator"
 STAGE = StageSpec(PRODUCER, needs=Stage.REQUESTED, records=(Stage.CURATED, Stage.ABORTED))
@@ -34,7 +38,7 @@ async def retrain_requested(event: RetrainRequested, c: Curator) -> str:
         joined = await c.ledger.claim(event.iteration_id)
         outcome = await asyncio.to_thread(curate_iteration, event, joined, c)
         faults.point("curator.after_effect")
-        return [outcome]
+        return outcome
 
     return await run_stage(event, STAGE, c, work=curated)
 
@@ -48,12 +52,33 @@ def candidates(event: RetrainRequested, joined: list[RetrainQueued]) -> list[Ima
     return list(unique.values())
 
 
-def curate_iteration(event: RetrainRequested, joined: list[RetrainQueued], c: Curator) -> Event:
-    """Label, select, merge, split and store; or say why the iteration cannot go on."""
+def curate_iteration(
+    event: RetrainRequested, joined: list[RetrainQueued], c: Curator
+) -> list[Event]:
+    """Label, check the referees, select, merge, split and store; or say why the iteration
+    cannot go on."""
     try:
         base = champion(c)
-        refs = candidates(event, joined)
-        selection = committee(refs, c)
+    except ModelNotFound as exc:
+        return [aborted(event, str(exc))]
+    refs = candidates(event, joined)
+    golden = golden_labels(base, c)
+    views = referee_views(refs, golden, c)
+    judged = depth(views, golden[2], c.config.depth_policy()) if golden else None
+    if judged is not None and judged.out:
+        return out_of_depth(event, refs, judged, c)
+    selection = select(
+        [Candidate(ref.sha256, ref.uri or "") for ref in refs],
+        views[0].recent,
+        views[1].recent,
+        policy=c.config.selection_policy(),
+    )
+    figures = {
+        "considered": len(refs),
+        **selection_figures(selection),
+        **(judged.figures if judged else {}),
+    }
+    try:
         manifest = curate(
             selection.kept,
             iteration_id=event.iteration_id,
@@ -62,41 +87,76 @@ def curate_iteration(event: RetrainRequested, joined: list[RetrainQueued], c: Cu
             policy=c.config.policy(),
             parent_sha256=base.tags.get("manifest_sha256") or None,
         )
-    except (NotEnoughSamples, ModelNotFound) as exc:
-        return IterationAborted(
+    except NotEnoughSamples as exc:
+        record(event, c, figures=figures, outcome="too_few")
+        return [aborted(event, exc.reason)]
+    uri, sha = put_model(c.store, manifest)
+    run_id = record(event, c, figures=figures | manifest.counts(), manifest=(manifest, uri, sha))
+    return [
+        DatasetCurated(
             producer=PRODUCER,
             **event.caused(),
             iteration_id=event.iteration_id,
             line_id=event.line_id,
-            stage="curator",
-            reason=str(exc),
+            manifest_uri=uri,
+            manifest_sha256=sha,
+            considered=len(refs),
+            selected=len(selection.kept),
+            disagreements=len(selection.disagreements),
+            split_sizes=manifest.counts(),
+            class_counts=class_counts(manifest),
+            mlflow_run_id=run_id,
+            base_version=base.version,
+            joined=[drop.event_id for drop in joined],
         )
-    uri, sha = put_model(c.store, manifest)
-    run_id = record(event, selection, manifest, c, uri=uri, sha=sha, considered=len(refs))
-    return DatasetCurated(
+    ]
+
+
+def aborted(event: RetrainRequested, reason: str) -> IterationAborted:
+    return IterationAborted(
         producer=PRODUCER,
         **event.caused(),
         iteration_id=event.iteration_id,
         line_id=event.line_id,
-        manifest_uri=uri,
-        manifest_sha256=sha,
-        considered=len(refs),
-        selected=len(selection.kept),
-        disagreements=len(selection.disagreements),
-        split_sizes=manifest.counts(),
-        class_counts=class_counts(manifest),
-        mlflow_run_id=run_id,
-        base_version=base.version,
-        joined=[drop.event_id for drop in joined],
+        stage="curator",
+        reason=reason,
     )
 
 
-def committee(refs: list[ImageRef], c: Curator) -> Selection:
-    images = fetch_images(c.store, refs)
-    b1, b2 = c.referees()
-    votes = [[Vote(label, conf) for label, conf in ref.classify(images)] for ref in (b1, b2)]
-    candidates = [Candidate(ref.sha256, ref.uri or "") for ref in refs]
-    return select(candidates, votes[0], votes[1], threshold=c.config.confidence_threshold)
+def out_of_depth(
+    event: RetrainRequested, refs: list[ImageRef], judged: Depth, c: Curator
+) -> list[Event]:
+    """No model from labels nobody can vouch for: the iteration ends, and people are asked to
+    label the images (each named by its hash and where the store keeps it)."""
+    record(event, c, figures={"considered": len(refs), **judged.figures}, outcome="out_of_depth")
+    reason = "referees out of their depth: " + "; ".join(judged.reasons)
+    return [
+        aborted(event, reason),
+        AlertRaised(
+            producer=PRODUCER,
+            **event.caused(),
+            severity="critical",
+            summary=f"line {event.line_id}: {reason}. People are needed to label"
+            f" {len(refs)} images",
+            iteration_id=event.iteration_id,
+            line_id=event.line_id,
+            details={
+                "ask": "label these images",
+                "reasons": judged.reasons,
+                "figures": judged.figures,
+                "images": [{"sha256": r.sha256, "uri": r.uri} for r in refs],
+            },
+        ),
+    ]
+
+
+def selection_figures(selection: Selection) -> dict[str, float]:
+    return {
+        "selected": len(selection.kept),
+        "disagreements": len(selection.disagreements),
+        "unsure": len(selection.unsure),
+        **selection.figures,
+    }
 
 
 def previous_manifest(base: ModelVersion, c: Curator) -> DatasetManifest | None:
@@ -123,32 +183,27 @@ def class_counts(manifest: DatasetManifest) -> dict[str, int]:
 
 def record(
     event: RetrainRequested,
-    selection: Selection,
-    manifest: DatasetManifest,
     c: Curator,
     *,
-    uri: str,
-    sha: str,
-    considered: int,
+    figures: dict[str, float],
+    manifest: tuple[DatasetManifest, str, str] | None = None,
+    outcome: str = "curated",
 ) -> str:
-    """The dataset version in MLflow: committee figures and the manifest itself."""
+    """The curation in MLflow: the selection rule and its figures, and the dataset version."""
     tags = {"iteration_id": event.iteration_id, "stage": "curate"}
     close_interrupted(c.tracking, tags)
     run_id = c.tracking.start_run(
-        f"curate-{event.iteration_id}", tags={**tags, "line_id": event.line_id}
+        f"curate-{event.iteration_id}",
+        tags={**tags, "line_id": event.line_id, "outcome": outcome, "signal": event.signal or ""},
     )
     c.tracking.log_params(run_id, c.config.model_dump())
-    c.tracking.log_dataset(run_id, name=manifest.name, digest=sha, uri=uri, context="curated")
-    for key, value in {
-        "considered": considered,
-        "selected": len(selection.kept),
-        "disagreements": len(selection.disagreements),
-        "unsure": len(selection.unsure),
-        **manifest.counts(),
-    }.items():
+    for key, value in figures.items():
         c.tracking.log_metric(run_id, key, float(value))
-    c.tracking.log_text(
-        run_id, json.dumps(manifest.model_dump(), indent=1), "dataset/manifest.json"
-    )
+    if manifest is not None:
+        dataset, uri, sha = manifest
+        c.tracking.log_dataset(run_id, name=dataset.name, digest=sha, uri=uri, context="curated")
+        c.tracking.log_text(
+            run_id, json.dumps(dataset.model_dump(), indent=1), "dataset/manifest.json"
+        )
     c.tracking.end_run(run_id)
     return run_id

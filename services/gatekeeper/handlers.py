@@ -106,7 +106,8 @@ def scores(
     model: LoadedModel, holdout: list[ManifestEntry], golden: list[ManifestEntry], g: Gatekeeper
 ) -> Scores:
     def predicted(entries: list[ManifestEntry]) -> list[str]:
-        return model.labels(models.fetch_images(g.store, [models.ref(e) for e in entries]))
+        refs = [models.ref(e) for e in entries]
+        return model.labels(models.fetch_images(g.store, refs, size=model.image_size))
 
     return score(
         [e.label for e in holdout],

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -21,12 +21,14 @@ from schemas import (
     stable_id,
 )
 from services.common import faults, models
+from services.common.image_stats import image_stats
 from services.common.images import ImageRejected, decode_image
 from services.common.kafka import Record
 from services.common.models import LoadedModel
 from services.common.registry import ModelVersion
 from services.common.retry import POISON
 from services.common.store import image_bytes, sha256_of
+from services.common.vision import IMAGE_SIZE
 from services.inference.bootstrap import Inference
 from services.inference.domain import ModelSlot, newer, zip_members
 
@@ -48,6 +50,10 @@ class Arrived:
     event: ImageSubmitted
     data: bytes
     pixels: np.ndarray
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return rounded(image_stats(self.pixels))
 
 
 async def start(svc: Inference) -> None:
@@ -87,12 +93,20 @@ def unpack(
 
 
 async def judge_and_report(arrived: list[Arrived], svc: Inference) -> None:
-    refs = await asyncio.to_thread(lambda: [stored(a.data, svc) for a in arrived])
+    arrived = await asyncio.to_thread(at_serving_size, arrived, svc)
+    refs = await asyncio.to_thread(lambda: [(stored(a.data, svc), a.stats) for a in arrived])
     model, verdicts = await judge(np.stack([a.pixels for a in arrived]), "stream", svc)
-    for a, ref, (label, confidence) in zip(arrived, refs, verdicts, strict=True):
+    for a, (ref, stats), (label, confidence) in zip(arrived, refs, verdicts, strict=True):
         await svc.publish(
             prediction(
-                a.event.line_id, a.event.item_id, ref, label, confidence, model, cause=a.event
+                a.event.line_id,
+                a.event.item_id,
+                ref,
+                label,
+                confidence,
+                model,
+                cause=a.event,
+                stats=stats,
             )
         )
     faults.point("inference.images_after_publish")
@@ -104,8 +118,11 @@ async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> J
     model, [(label, confidence)] = await judge(array[None], "rest", svc)
     item_id = filename or uuid.uuid4().hex
     ref = await asyncio.to_thread(stored, data, svc)
+    stats = rounded(image_stats(array))
     await svc.publish(
-        prediction(svc.config.rest_line_id, item_id, ref, label, confidence, model, cause=None)
+        prediction(
+            svc.config.rest_line_id, item_id, ref, label, confidence, model, cause=None, stats=stats
+        )
     )
     return Judged(label, confidence)
 
@@ -204,9 +221,31 @@ async def judge(
 
 
 def decode(data: bytes, svc: Inference) -> np.ndarray:
+    """Gray pixels at the side the serving model judges (32 px before one is loaded)."""
     return decode_image(
-        data, max_bytes=svc.config.max_upload_bytes, max_pixels=svc.config.max_pixels
+        data,
+        size=serving_size(svc),
+        max_bytes=svc.config.max_upload_bytes,
+        max_pixels=svc.config.max_pixels,
     )
+
+
+def serving_size(svc: Inference) -> int:
+    return svc.slot.current.image_size if svc.slot is not None else IMAGE_SIZE
+
+
+def at_serving_size(arrived: list[Arrived], svc: Inference) -> list[Arrived]:
+    """Images decoded before the model was loaded are decoded again at its size."""
+    size = serving_size(svc)
+    return [
+        a if a.pixels.shape == (size, size) else replace(a, pixels=decode(a.data, svc))
+        for a in arrived
+    ]
+
+
+def rounded(stats: dict[str, float]) -> dict[str, float]:
+    """Five decimals are finer than any shift the monitor looks for, and keep events small."""
+    return {name: round(value, 5) for name, value in stats.items()}
 
 
 def stored(data: bytes, svc: Inference) -> ImageRef:
@@ -223,6 +262,7 @@ def prediction(
     model: LoadedModel,
     *,
     cause: ImageSubmitted | None,
+    stats: dict[str, float],
 ) -> PredictionMade:
     """A prediction for a line's image keeps one id however often the image is judged again
     (a redelivered batch), so readers recognise the repeat."""
@@ -239,4 +279,5 @@ def prediction(
         model_name=model.version.name,
         model_version=model.version.version,
         source="stream" if cause else "rest",
+        input_stats=stats,
     )

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from services.common.settings import CommonSettings, Listens
 from services.monitor.domain import MonitorPolicy
+from services.monitor.signals import Signal, SignalPolicy
 
 
 class MonitorConfig(Listens):
@@ -28,10 +29,27 @@ class MonitorConfig(Listens):
     iteration_timeout_s: float = Field(1800, gt=0)
     tick_s: float = Field(1.0, gt=0)
     batch_max: int = Field(500, ge=1)
+    signals: list[Signal] = Field(default_factory=lambda: list(Signal), min_length=1)
+    mix_shift_threshold: float = Field(0.3, gt=0, le=1)
+    confidence_drop: float = Field(0.15, gt=0, le=1)
+    low_confidence_rise: float = Field(0.25, gt=0, le=1)
+    input_shift_threshold: float = Field(1.0, gt=0)
+    input_recover_margin: float = Field(0.25, ge=0)
 
     def policy(self) -> MonitorPolicy:
-        names = {f.name for f in dataclasses.fields(MonitorPolicy)} - {"ok_labels"}
-        return MonitorPolicy(**self.model_dump(include=names), ok_labels=frozenset(self.ok_labels))
+        names = {f.name for f in dataclasses.fields(MonitorPolicy)} - {"ok_labels", "signals"}
+        return MonitorPolicy(
+            **self.model_dump(include=names),
+            ok_labels=frozenset(self.ok_labels),
+            signals=SignalPolicy(
+                enabled=frozenset(self.signals),
+                mix_shift=self.mix_shift_threshold,
+                confidence_drop=self.confidence_drop,
+                low_confidence_rise=self.low_confidence_rise,
+                input_shift=self.input_shift_threshold,
+                input_recover_margin=self.input_recover_margin,
+            ),
+        )
 
 
 class MonitorSettings(CommonSettings):

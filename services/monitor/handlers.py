@@ -77,7 +77,10 @@ async def apply_all(records: Sequence[Record], m: Monitor) -> None:
 
 async def prediction_made(event: PredictionMade, m: Monitor) -> None:
     verdict = m.state.line(event.line_id).observe(
-        ref=event.image.without_data(), label=event.label, confidence=event.confidence
+        ref=event.image.without_data(),
+        label=event.label,
+        confidence=event.confidence,
+        features=event.input_stats,
     )
     if verdict.report is not None:
         m.state.outbox.append(yield_reported(event, verdict.report, at=m.clock()))
@@ -101,6 +104,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         threshold=trigger.threshold,
         champion_version=event.model_version,
         images=trigger.samples,
+        signal=trigger.signal,
     )
     if await opened(request, m):
         m.state.waiting[event.line_id] = Wait(iteration_id=iteration_id)
@@ -119,6 +123,7 @@ async def open_iteration(event: PredictionMade, trigger: Trigger[ImageRef], m: M
         threshold=trigger.threshold,
         champion_version=event.model_version,
         images=trigger.samples,
+        signal=trigger.signal,
     )
     await m.ledger.queue(drop)
     m.state.waiting[event.line_id] = Wait(drop_id=str(drop.event_id))
@@ -194,6 +199,7 @@ async def open_from_queue(m: Monitor) -> None:
             champion_version=first.champion_version,
             images=images[: m.config.sample_limit],
             joined=[d.event_id for d in drops],
+            signal=first.signal,
         ),
         m,
     )
@@ -252,4 +258,6 @@ def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime)
         mix_shift=health.mix_shift,
         state=str(health.state),
         model_version=event.model_version,
+        input_shift=health.input_shift,
+        out_of_bounds=list(health.out_of_bounds),
     )

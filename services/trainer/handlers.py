@@ -8,16 +8,17 @@ import logging
 from collections.abc import Callable
 
 from schemas import DatasetCurated, Event, ModelCandidate, TrainingProgressed
-from schemas.datasets import DatasetManifest, Split
+from schemas.datasets import DatasetManifest
 from services.common import faults, models, vision
 from services.common.iteration import Iteration, Stage
 from services.common.registry import CHALLENGER, CHAMPION, ModelNotFound, ModelVersion
 from services.common.stage import StageSpec, run_stage
 from services.common.store import get_model
 from services.common.tracking import close_interrupted
-from services.common.training import EpochStats, Interrupted, train
+from services.common.training import EpochStats, Interrupted
+from services.trainer import fit
 from services.trainer.bootstrap import Trainer
-from services.trainer.domain import class_indices, sample_weights
+from services.trainer.fit import training_set
 
 PRODUCER = "trainer"
 log = logging.getLogger(__name__)
@@ -104,9 +105,15 @@ def fine_tune(
 ) -> ModelVersion:
     base = base_of(event, t)
     manifest = get_model(t.store, event.manifest_uri, DatasetManifest)
-    train_set, val_set = manifest.split(Split.TRAIN), manifest.split(Split.VAL)
-    x, xv = (models.fetch_images(t.store, [models.ref(e) for e in s]) for s in (train_set, val_set))
-    y, yv = class_indices(train_set, base.classes), class_indices(val_set, base.classes)
+    size = models.image_size(base)
+    data = training_set(
+        manifest,
+        t.store,
+        classes=base.classes,
+        size=size,
+        iteration_id=event.iteration_id,
+        config=t.config,
+    )
     module = models.load(t.registry, base, warmup=0).module
     tags = {"iteration_id": event.iteration_id, "stage": "train"}
     close_interrupted(t.tracking, tags)
@@ -128,7 +135,12 @@ def fine_tune(
     )
     t.tracking.log_params(
         run_id,
-        {**t.config.model_dump(), "arch": base.arch, "train_size": len(y), "val_size": len(yv)},
+        {
+            **t.config.model_dump(),
+            "arch": base.arch,
+            "train_size": len(data.y),
+            "val_size": len(data.y_val),
+        },
     )
 
     def on_epoch(stats: EpochStats) -> None:
@@ -136,23 +148,9 @@ def fine_tune(
         t.tracking.log_metric(run_id, "val_accuracy", stats.val_accuracy, step=stats.epoch)
         progress(stats)
 
-    weights = sample_weights(
-        train_set,
-        iteration_id=event.iteration_id,
-        recent_share=t.config.recent_share,
-        class_weights=t.config.class_weights,
-    )
     try:
-        train(
-            module,
-            x,
-            y,
-            xv,
-            yv,
-            config=t.config.train_config(),
-            sample_weight=weights,
-            on_epoch=on_epoch,
-            stop=t.runtime.stopping.is_set,
+        fit.fine_tune(
+            module, data, config=t.config, on_epoch=on_epoch, stop=t.runtime.stopping.is_set
         )
     except Interrupted:
         t.tracking.end_run(run_id, status="KILLED")  # the record goes back uncommitted
@@ -170,6 +168,7 @@ def fine_tune(
             "manifest_sha256": event.manifest_sha256,
             "golden_manifest_uri": base.tags.get("golden_manifest_uri", ""),
             "parent_version": base.version,
+            "image_size": str(size),
         },
     )
     t.tracking.end_run(run_id)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +15,7 @@ import pytest
 
 from services.common.models import registry_from
 from services.common.registry import ModelRegistry
-from services.common.settings import load_settings
+from services.common.settings import REPO_ROOT, load_settings
 from services.monitor.config import MonitorSettings
 from yieldloop.bootstrap_models import bootstrap_models
 from yieldloop.fleet import Fleet
@@ -39,3 +42,14 @@ def system(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with Fleet(log_dir=workdir / "logs") as fleet:
         fleet.start()
         yield System(settings, registry_from(settings), fleet.inference_url, workdir, fleet)
+
+
+def yieldloop(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it (the test stack's settings are in the environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "yieldloop", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=timeout,
+    )

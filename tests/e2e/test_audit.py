@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,8 +19,7 @@ from mlflow import MlflowClient
 from playwright.sync_api import sync_playwright
 
 from schemas import DatasetCurated, ModelDeployed
-from services.common.settings import REPO_ROOT
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, yieldloop
 from tests.kafka_io import offsets_now
 from yieldloop.dashboard.command import daemon, start_daemon
 from yieldloop.demo import DemoPlan, Run, follow
@@ -90,17 +86,6 @@ def watched(system: System) -> Iterator[Watched]:
         yield Watched(run, seen)
     finally:
         daemon(system.settings).stop()
-
-
-def yieldloop(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "yieldloop", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_the_board_shows_the_line_and_its_iteration_while_the_line_runs(watched: Watched) -> None:
@@ -179,6 +164,7 @@ def test_replays_reproduce_the_record_and_move_no_live_offset(
     assert line["same"] and line["recorded"]["iterations"] == 1
     assert line["replayed"]["trigger_predictions"] == line["recorded"]["trigger_predictions"]
     assert len(line["recorded"]["trigger_predictions"]) == 1
+    assert line["replayed"]["signals"] == line["recorded"]["signals"]
 
     assert images.returncode == 0, images.stderr
     judged = json.loads((tmp_path / "images" / "replay.json").read_text())["summary"]

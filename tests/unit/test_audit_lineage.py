@@ -121,3 +121,34 @@ def test_the_story_renders_as_a_page_with_its_yield_and_as_a_row() -> None:
     assert 'id="yield-plot"' in html and "line-1-it" in html
     assert "holdout accuracy 0.950" in html
     assert "line-1-it" in table([told]).splitlines()[1]
+
+
+def test_a_trigger_of_a_label_free_signal_says_which_fired_and_what_the_signals_read() -> None:
+    events, _ = history()
+    washout = {
+        s.YieldReported: {"yield_rate": 0.97, "input_shift": 3.2, "out_of_bounds": ["input"]},
+        s.RetrainRequested: {"yield_rate": 0.97, "signal": "input"},
+    }
+    recorded = [e.model_copy(update=washout.get(type(e), {})) for e in events]
+    collector = Collector()
+    collector.add([record_of(e, offset=i) for i, e in enumerate(recorded)])
+    got = collector.collected()
+    [story] = lineage.stories(got)
+    told = lineage.to_json(story, got)
+
+    assert told["trigger"]["signal"] == "input"
+    assert told["trigger"]["signals"]["input_shift"] == 3.2
+    assert told["trigger"]["signals"]["out_of_bounds"] == ["input"]
+    html = page.render(told, got.lines["line-1"], window=29, ok_labels={"OK"})
+    assert "<th>signal that fired</th><td>input</td>" in html
+    assert "input shift 3.20 spreads" in html and "out of bounds input" in html
+    assert "input (yield 0.97)" in table([told]).splitlines()[1]
+
+
+def test_a_trigger_recorded_before_the_label_free_signals_was_the_yields() -> None:
+    got = collected()
+    [story] = lineage.stories(got)
+    told = lineage.to_json(story, got)
+
+    assert told["trigger"]["signal"] == "yield"
+    assert "yield 0.40 < 0.70" in table([told]).splitlines()[1]

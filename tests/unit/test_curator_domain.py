@@ -10,17 +10,24 @@ import pytest
 
 from schemas.datasets import DatasetManifest, ManifestEntry, Split
 from services.curator.domain import (
-    Candidate,
     CommitteePolicy,
-    Labelled,
     NotEnoughSamples,
-    Vote,
     curate,
-    select,
     stratified_split,
+)
+from services.curator.selection import (
+    Candidate,
+    Labelled,
+    Rule,
+    SelectionPolicy,
+    Vote,
+    select,
 )
 
 CLASSES = ["OK", "NG"]
+SEED_RULE = SelectionPolicy(
+    rule=Rule.AGREEMENT_CONFIDENCE, confidence_threshold=0.7, margin_share=0.5, max_class_share=0.9
+)
 
 
 def sha(name: str) -> str:
@@ -50,7 +57,7 @@ def test_the_committee_keeps_only_confident_agreements() -> None:
     b1 = [Vote("NG", 0.95), Vote("NG", 0.99), Vote("OK", 0.65), Vote("OK", 0.7)]
     b2 = [Vote("NG", 0.80), Vote("OK", 0.99), Vote("OK", 0.99), Vote("OK", 0.7)]
 
-    selection = select(images, b1, b2, threshold=0.7)
+    selection = select(images, b1, b2, policy=SEED_RULE)
 
     assert selection.kept == [labelled("agreed", "NG"), labelled("borderline", "OK")]
     assert selection.disagreements == [candidate("disputed")]
@@ -61,7 +68,7 @@ def test_an_image_submitted_twice_is_judged_once() -> None:
     images = [candidate("same"), candidate("same")]
     votes = [Vote("OK", 0.9), Vote("OK", 0.9)]
 
-    selection = select(images, votes, votes, threshold=0.7)
+    selection = select(images, votes, votes, policy=SEED_RULE)
 
     assert selection.kept == [labelled("same", "OK")]
 
@@ -72,7 +79,7 @@ def test_votes_that_do_not_pair_with_the_candidates_are_refused() -> None:
             [candidate("a"), candidate("b")],
             [Vote("OK", 0.9)],
             [Vote("OK", 0.9)] * 2,
-            threshold=0.7,
+            policy=SEED_RULE,
         )
 
 

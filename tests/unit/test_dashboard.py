@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -39,3 +41,20 @@ def test_the_pages_show_the_yield_plot_and_the_iteration_row() -> None:
     assert 'data-href="/iterations/line-1-it"' in live
     assert client.get("/api/state").json()["iterations"][0]["stage"] == "deployed"
     assert client.get("/iterations/unknown").status_code == 404
+
+
+def test_the_live_figures_show_the_input_shift_and_the_signals_out_of_bounds() -> None:
+    b = board()
+    events, _ = history()
+    report = next(e for e in events if e.event_type == "YieldReported")
+    washed = report.model_copy(
+        update={"occurred_at": report.occurred_at + timedelta(seconds=1), "yield_rate": 0.97,
+                "input_shift": 3.2, "out_of_bounds": ["input"]}
+    )  # fmt: skip
+    b.add([record_of(washed, offset=len(events))])
+    api = FastAPI()
+    api.include_router(routes.router)
+    api.state.board, api.state.settings = b, DashboardSettings()
+
+    live = TestClient(api).get("/live").text
+    assert "input shift 3.20" in live and 'out of bounds: <b class="out">input</b>' in live

@@ -13,11 +13,10 @@ from yieldloop.demo_line import (
     DemoLine,
     LabeledImages,
     base_sets,
-    overexpose,
-    referee_sets,
     to_labeled,
 )
-from yieldloop.recipes import CHAMPION_RECIPE, REFEREE_RECIPES, check_referee, fine_tune_set
+from yieldloop.drifts import overexpose
+from yieldloop.recipes import CHAMPION_RECIPE, REFEREE_RECIPES, check_referee
 
 
 def test_the_same_seed_gives_the_same_parts_and_calls_continue_the_stream() -> None:
@@ -82,13 +81,6 @@ def test_golden_digits_never_appear_in_training_or_on_the_line() -> None:
     assert near_duplicates(line, golden) == 0
 
 
-def test_referee_sets_give_clean_training_data_and_a_drifted_stress_set() -> None:
-    train, stress = referee_sets(0, train_size=200)
-
-    assert len(train) == 200 and len(stress) == 500
-    assert stress.x.mean() > train.x.mean()
-
-
 class _Constant(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tensor([[3.0, 0.0]]).expand(x.shape[0], 2)
@@ -121,16 +113,6 @@ def test_an_inaccurate_referee_is_refused_and_an_accurate_one_passes() -> None:
     check_referee(_Brightness(0.5), x, y)
     with pytest.raises(ValueError, match="below the floor"):
         check_referee(_Brightness(0.5), x, 1 - y)
-
-
-def test_fine_tune_set_gives_the_few_recent_samples_their_share_of_draws() -> None:
-    previous = LabeledImages(np.zeros((900, 32, 32), np.float32), np.zeros(900, np.int64))
-    recent = LabeledImages(np.ones((100, 32, 32), np.float32), np.ones(100, np.int64))
-
-    merged, weights = fine_tune_set(previous, recent, recent_share=0.4)
-
-    assert len(merged) == 1000 and weights.shape == (1000,)
-    assert weights[900:].sum() / weights.sum() == pytest.approx(0.4)
 
 
 def test_the_two_referees_use_different_architectures_and_augmentation() -> None:

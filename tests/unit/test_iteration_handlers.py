@@ -66,11 +66,15 @@ class World:
             "publish": self.published,
         }
 
-    def stages(self) -> tuple[curator_boot.Curator, trainer_boot.Trainer, gate_boot.Gatekeeper]:
+    def stages(
+        self, **curation: object
+    ) -> tuple[curator_boot.Curator, trainer_boot.Trainer, gate_boot.Gatekeeper]:
         given = self.adapters()
-        cur = curator_boot.bootstrap(
-            settings=CuratorSettings(curator=CuratorConfig(min_selected=10)), **given
-        )  # type: ignore[arg-type]
+        # The world's referee is the small champion, which calls nearly every part OK: these
+        # tests are about the saga, so its labels are taken whatever the golden set's balance.
+        settings = {"min_selected": 10, "referee_max_balance_shift": 1.0, **curation}
+        loose = CuratorConfig.model_validate(settings)
+        cur = curator_boot.bootstrap(settings=CuratorSettings(curator=loose), **given)  # type: ignore[arg-type]
         trn = trainer_boot.bootstrap(
             settings=TrainerSettings(trainer=TrainerConfig(epochs=2)), **given
         )  # type: ignore[arg-type]
@@ -178,6 +182,54 @@ def test_an_iteration_goes_from_request_to_decision_once(world: World) -> None:
     it = asyncio.run(world.ledger.get("it-1"))
     assert it is not None and it.stage is Stage.DECIDED
     assert all(fact.sent for fact in it.facts.values())
+
+
+def test_referees_out_of_their_depth_end_the_iteration_in_a_call_for_people(world: World) -> None:
+    """Judged by the golden set's balance, this referee (which calls nearly everything OK) is
+    out of its depth: nothing is curated, and people are asked to label the images."""
+    cur, _, _ = world.stages(referee_max_balance_shift=0.05)
+    req = request(world, n=300)
+
+    asyncio.run(curator.retrain_requested(req, cur))
+
+    assert world.published.of(DatasetCurated) == []
+    [aborted] = world.published.of(IterationAborted)
+    assert aborted.reason.startswith("referees out of their depth: B1 labels")
+    [alert] = world.published.of(AlertRaised)
+    assert alert.severity == "critical" and "People are needed to label 300 images" in alert.summary
+    asked = alert.details["images"]
+    assert isinstance(asked, list) and {i["sha256"] for i in asked} == {
+        ref.sha256 for ref in req.images
+    }
+    [run] = world.tracking.runs.values()
+    assert run["tags"]["outcome"] == "out_of_depth"  # type: ignore[index]
+    it = asyncio.run(world.ledger.get("it-1"))
+    assert it is not None and it.stage is Stage.ABORTED
+
+
+@pytest.mark.parametrize(
+    ("rule", "figure", "outcome"),
+    [
+        ("agreement_confidence", "unsure", "curated"),
+        ("margin", "margin_cut_OK", "curated"),
+        # The world's referee calls nearly every part OK: capped, too few remain to train on.
+        ("class_balanced", "capped", "too_few"),
+    ],
+)
+def test_each_selection_rule_logs_its_figures_to_mlflow(
+    world: World, rule: str, figure: str, outcome: str
+) -> None:
+    cur, _, _ = world.stages(selection=rule)
+
+    asyncio.run(curator.retrain_requested(request(world), cur))
+
+    [run] = world.tracking.runs.values()
+    assert run["params"]["selection"] == rule  # type: ignore[index]
+    assert run["tags"]["outcome"] == outcome  # type: ignore[index]
+    figures = {key: value for key, value, _ in run["metrics"]}  # type: ignore[attr-defined]
+    assert {"considered", "selected", "agreed", "kept_OK", figure} <= figures.keys()
+    curated = world.published.of(DatasetCurated)
+    assert [c.selected for c in curated] == ([figures["selected"]] if curated else [])
 
 
 class CrashingLedger(InMemoryLedger):

@@ -15,6 +15,12 @@ from services.monitor.domain import (
     Verdict,
     WindowHealth,
 )
+from services.monitor.signals import Signal
+from tests.unit.test_monitor_signals import EVERY_SIGNAL
+
+# The label-free signals have scenarios of their own (test_monitor_signals.py); here only
+# yield may open an iteration.
+YIELD_ONLY = replace(EVERY_SIGNAL, enabled=frozenset({Signal.YIELD}))
 
 # Small numbers so each scenario reads at a glance: a window of 10, a drop confirmed over 20.
 POLICY = MonitorPolicy(
@@ -26,6 +32,7 @@ POLICY = MonitorPolicy(
     cooldown_predictions=15,
     sample_limit=400,
     report_every=5,
+    signals=YIELD_ONLY,
 )
 
 
@@ -291,4 +298,4 @@ def test_reports_carry_the_label_free_signals() -> None:
 
 def test_a_policy_with_an_empty_window_is_refused() -> None:
     with pytest.raises(ValueError):
-        MonitorPolicy(recent_window=0)
+        MonitorPolicy(recent_window=0, signals=YIELD_ONLY)

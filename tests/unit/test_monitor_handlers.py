@@ -82,7 +82,9 @@ def plant() -> Plant:
     return Plant(Published(), InMemoryCoordination(), InMemoryLedger(), DeadLetters(), Clock())
 
 
-def prediction(line: str, i: int, label: str) -> PredictionMade:
+def prediction(
+    line: str, i: int, label: str, stats: dict[str, float] | None = None
+) -> PredictionMade:
     image = ImageRef(sha256=f"{i:064x}", uri=f"file:///store/{i}")
     return PredictionMade(
         producer="test",
@@ -94,6 +96,7 @@ def prediction(line: str, i: int, label: str) -> PredictionMade:
         confidence=0.9,
         model_name="m",
         model_version="1",
+        input_stats=stats or {},
     )
 
 
@@ -123,6 +126,22 @@ def test_a_lasting_drop_opens_exactly_one_iteration(plant: Plant) -> None:
     active = asyncio.run(plant.ledger.active())
     assert active is not None and active.iteration_id == request.iteration_id
     assert plant.published.of(YieldReported)[-1].yield_rate == 0.0
+
+
+def test_a_shift_in_the_images_opens_an_iteration_that_names_its_signal(plant: Plant) -> None:
+    m = plant.monitor()
+    brightness = [0.3 + 0.02 * ((i * 7) % 5 - 2) for i in range(260)]  # steady, then lifted
+    events: list[Event] = [
+        prediction("line-9", i, "OK", {"mean": b + (0.3 if i >= 100 else 0.0)})
+        for i, b in enumerate(brightness)
+    ]
+    deliver(plant, m, events)
+
+    [request] = plant.published.of(RetrainRequested)
+    assert request.signal == "input" and request.yield_rate == 1.0
+    assert "input shift" in request.reason
+    last = plant.published.of(YieldReported)[-1]
+    assert last.input_shift is not None and last.input_shift > 5
 
 
 def test_a_second_line_dropping_meanwhile_is_queued_then_opens_the_next_iteration(

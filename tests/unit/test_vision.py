@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from services.common.training import EpochStats, Photometric, TrainConfig, augment, train
+from services.common.augment import GENERIC, augment
+from services.common.training import EpochStats, TrainConfig, train
 from services.common.vision import (
     ARCHITECTURES,
     CLASSES,
@@ -105,15 +106,16 @@ def test_sample_weights_decide_what_the_model_sees() -> None:
     assert np.all(predict(model, x)[0] == 1)
 
 
-def test_augmentation_brightens_blurs_and_adds_noise_but_keeps_the_range() -> None:
-    x = torch.rand(200, 1, 32, 32) * 0.5
+def test_augmentation_changes_most_images_but_keeps_the_range() -> None:
+    x = torch.rand(400, 1, 32, 32) * 0.5
     generator = torch.Generator().manual_seed(0)
 
-    out = augment(x, generator, Photometric())
+    out = augment(x, generator, GENERIC)
 
     untouched = (out == x).flatten(1).all(dim=1).float().mean().item()
-    assert 0.15 < untouched < 0.45  # about 30% left clean
-    assert out.min() >= 0.0 and out.max() <= 1.0 and out.mean() > x.mean()
+    assert 0.25 < untouched < 0.45  # 20% left clean, and the 18% no operation touched
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert ((out - x).abs().flatten(1).amax(dim=1) > 0.1).float().mean() > 0.5
 
 
 def test_weights_round_trip_gives_identical_predictions() -> None:

@@ -51,6 +51,7 @@ def trigger(
         "event_id": str(request.event_id),
         "line_id": request.line_id,
         "reason": request.reason,
+        "signal": fired(request),
         "yield_rate": request.yield_rate,
         "threshold": request.threshold,
         "champion_version": request.champion_version,
@@ -59,6 +60,11 @@ def trigger(
         "image_count": len(request.images),
         "images": [{"sha256": r.sha256, "uri": r.uri} for r in request.images],
     }
+
+
+def fired(e: RetrainRequested | RetrainQueued) -> str:
+    """The signal a trigger names; one recorded before the label-free signals was the yield."""
+    return e.signal or "yield"
 
 
 def _signals(report: YieldReported | None) -> Json | None:
@@ -72,6 +78,8 @@ def _signals(report: YieldReported | None) -> Json | None:
         "mean_confidence": report.mean_confidence,
         "low_confidence_share": report.low_confidence_share,
         "mix_shift": report.mix_shift,
+        "input_shift": report.input_shift,
+        "out_of_bounds": report.out_of_bounds,
         "state": report.state,
     }
 

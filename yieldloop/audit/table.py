@@ -15,12 +15,20 @@ def row(s: Json) -> tuple[str, ...]:
         s["iteration_id"],
         s["line_id"],
         s["stage"] or "-",
-        f"yield {t['yield_rate']:.2f} < {t['threshold']:.2f}" if t else "-",
+        _trigger(t),
         f"{d['kept']}/{d['candidates']}" if d else "-",
         f"v{tr['version']} (run {tr['mlflow_run_id'][:8]})" if tr else "-",
         ("approved" if dc["approved"] else "rejected") if dc else "-",
         ", ".join(f"{x['replica_id']}@{x['loaded_at'][11:19]}" for x in s["deployments"]) or "-",
     )
+
+
+def _trigger(t: Json | None) -> str:
+    if not t:
+        return "-"
+    if t["signal"] == "yield":
+        return f"yield {t['yield_rate']:.2f} < {t['threshold']:.2f}"
+    return f"{t['signal']} (yield {t['yield_rate']:.2f})"
 
 
 def table(stories: Sequence[Json]) -> str:

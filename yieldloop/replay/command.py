@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="another monitor setting, e.g. yield_threshold=0.8 (what if?)",
+        help="another monitor setting, e.g. yield_threshold=0.8 or signals=yield,mix (what if?)",
     )
     img = kinds.add_parser("images", help="the recorded images judged by any registered version")
     img.add_argument("--model", required=True, metavar="VERSION", help="registered version")

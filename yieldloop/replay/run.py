@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from schemas import (
     DatasetCurated,
@@ -46,11 +48,33 @@ MONITOR_READS = tuple(
 
 
 def with_policy(settings: MonitorSettings, what_if: dict[str, Any]) -> MonitorSettings:
-    """The settings with other monitor values, checked as the monitor would check them."""
+    """The settings with other monitor values, checked as the monitor would check them. A list
+    (`signals`) is given as JSON or as names separated by commas."""
     if not what_if:
         return settings
-    monitor = MonitorConfig.model_validate({**settings.monitor.model_dump(), **what_if})
+    given = {key: _listed(key, value) for key, value in what_if.items()}
+    monitor = MonitorConfig.model_validate({**settings.monitor.model_dump(), **given})
     return settings.model_copy(update={"monitor": monitor})
+
+
+def _listed(key: str, value: Any) -> Any:
+    field = MonitorConfig.model_fields.get(key)
+    if field is None or get_origin(field.annotation) is not list or not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def policy_of(settings: MonitorSettings) -> dict[str, Any]:
+    """The policy the replay ran, as JSON-able data (the signals' bounds with it)."""
+    return dict(_plain(asdict(settings.monitor.policy())))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return sorted(value) if isinstance(value, frozenset) else value
 
 
 async def monitor(
@@ -66,13 +90,10 @@ async def monitor(
     got = recorded.collected()
     outcome = await run_monitor(with_policy(settings, what_if), records)
     result = compare(triggers(got.events, got.lines), triggers(outcome.published, got.lines))
-    policy = with_policy(settings, what_if).monitor.policy()
     return {
         "window": {"since": since, "until": until},
         "what_if": what_if,
-        "policy": {
-            k: sorted(v) if isinstance(v, frozenset) else v for k, v in vars(policy).items()
-        },
+        "policy": policy_of(with_policy(settings, what_if)),
         "records": len(records),
         "predictions": {line: len(p) for line, p in got.lines.items()},
         **result,

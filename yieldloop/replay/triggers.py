@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas import Event, RetrainQueued, RetrainRequested
 from yieldloop.audit.collect import LinePredictions
+from yieldloop.audit.sections import fired
 
 MONITOR = "monitor"
 
@@ -20,6 +21,7 @@ class Trigger:
     kind: str  # "requested" opened an iteration; "queued" waited for the one holding the model
     prediction: int | None  # 1 = the line's first prediction read; None when opened from a queue
     at: str
+    signal: str  # which signal fired: yield, mix, confidence or input
 
 
 def triggers(events: Iterable[Event], lines: Mapping[str, LinePredictions]) -> list[Trigger]:
@@ -31,7 +33,8 @@ def triggers(events: Iterable[Event], lines: Mapping[str, LinePredictions]) -> l
         cause = str(e.causation_id)
         index = line.ids.index(cause) + 1 if line is not None and cause in line.ids else None
         kind = "requested" if isinstance(e, RetrainRequested) else "queued"
-        found.append(Trigger(e.line_id, e.iteration_id, kind, index, e.occurred_at.isoformat()))
+        at = e.occurred_at.isoformat()
+        found.append(Trigger(e.line_id, e.iteration_id, kind, index, at, fired(e)))
     return found
 
 
@@ -56,11 +59,20 @@ def _summary(found: list[Trigger]) -> dict[str, Any]:
     return {
         "iterations": sum(t.kind == "requested" for t in found),
         "trigger_predictions": [t.prediction for t in found if t.prediction is not None],
+        "signals": [t.signal for t in found],
     }
 
 
 def table(result: Mapping[str, Any]) -> str:
-    heads = ("line", "iterations then/now", "trigger prediction # then", "now", "same")
+    heads = (
+        "line",
+        "iterations then/now",
+        "trigger prediction # then",
+        "now",
+        "signals then",
+        "now",
+        "same",
+    )
     rows = [heads]
     for line, s in result["lines"].items():
         then, now = s["recorded"], s["replayed"]
@@ -70,6 +82,8 @@ def table(result: Mapping[str, Any]) -> str:
                 f"{then['iterations']}/{now['iterations']}",
                 ", ".join(map(str, then["trigger_predictions"])) or "-",
                 ", ".join(map(str, now["trigger_predictions"])) or "-",
+                ", ".join(then["signals"]) or "-",
+                ", ".join(now["signals"]) or "-",
                 "yes" if s["same"] else "NO",
             )
         )
