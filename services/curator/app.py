@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from schemas import DatasetCurated, IterationAborted, RetrainRequested, topic_for
+from schemas import AlertRaised, DatasetCurated, IterationAborted, RetrainRequested, topic_for
 from services.common.kafka import make_broker, publisher
 from services.common.service import Runtime
 from services.common.settings import load_settings
@@ -15,7 +15,7 @@ from services.curator.bootstrap import Curator, bootstrap
 from services.curator.config import CuratorSettings
 
 GROUP = "curator"
-PRODUCES = (DatasetCurated, IterationAborted)
+PRODUCES = (DatasetCurated, IterationAborted, AlertRaised)
 LONG_JOB_MS = 3_600_000  # labelling runs in a thread; the consumer must not be thought dead
 
 
