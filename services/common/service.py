@@ -104,6 +104,7 @@ def service_app(
 
     api = FastAPI(title=title, lifespan=lifespan)
     api.state.runtime = runtime
+    api.state.broker = broker
     api.include_router(router)
     api.mount("/metrics", make_asgi_app(registry=runtime.metrics.registry))
     return api
