@@ -10,7 +10,9 @@ export YIELDLOOP_VENV := $(VENV)
 export PYTHONPATH := $(CURDIR)
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: setup demo test unit lint chaos stack-up stack-down events-doc bench efficacy
+K8S := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
+
+.PHONY: setup demo test unit lint check-deploy lock chaos stack-up stack-down events-doc docs bench efficacy
 
 setup:
 	@deploy/setup.sh
@@ -22,7 +24,7 @@ demo: setup
 efficacy: setup
 	$(PY) -m yieldloop efficacy
 
-test: setup
+test: setup check-deploy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Fault injection on a stack of its own; ARGS=--quick runs one round of every scenario.
@@ -32,9 +34,21 @@ chaos: setup
 unit: setup
 	$(PY) -m pytest tests/unit
 
-lint: setup
+lint: setup check-deploy
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+# The deployment files, offline (no Docker engine or cluster needed); tools pinned in pyproject.
+check-deploy: setup
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/docker-compose -f docker-compose.yml config -q
+	$(VENV)/bin/check-jsonschema -q --builtin-schema vendor.compose-spec docker-compose.yml
+	$(VENV)/bin/kubernetes-validate --strict --quiet $(K8S)
+
+# constraints.txt: exact versions of every dependency, resolved anew from pyproject's ranges.
+lock:
+	deploy/lock.sh
 
 stack-up: setup
 	$(PY) -m yieldloop stack up
@@ -48,3 +62,7 @@ bench: setup
 
 events-doc: setup
 	$(PY) -m yieldloop events-doc --out docs/events.md
+
+# docs/events.md and docs/asyncapi.json, regenerated from the code (tests fail when they differ)
+docs: events-doc
+	$(PY) -m yieldloop asyncapi-doc --out docs/asyncapi.json

@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 import schemas as s
 from services.common.history import READ_OPTIONS
-from services.common.kafka import ensure_topics
 from services.common.settings import CommonSettings
+from services.common.topics import ensure_topics
 from yieldloop.audit.audit import read
 from yieldloop.audit.collect import AUDITED
 from yieldloop.stack.components import Kafka

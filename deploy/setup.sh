@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make demo` and `make test` need on a fresh Debian machine:
-# system packages (Java 17, Maven, redis-server, Chromium and its driver for the browser tests),
-# the Python environment (kept in a cache outside the checkout, so a fresh clone reuses it), and
-# the Kafka broker jars (Maven's cache).
+# system packages (Java 17, Maven, redis-server, Chromium and its driver for the browser tests, tmux
+# for the terminal ones), the Python environment (kept in a cache outside the checkout, so a fresh
+# clone reuses it; exact versions from constraints.txt, the deployment checkers included), the
+# `yieldloop` command, and the Kafka broker jars (Maven's cache).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${YIELDLOOP_CACHE:-$HOME/.cache/yieldloop}
@@ -14,6 +15,7 @@ need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v tmux >/dev/null || need_apt+=(tmux)  # the terminal in which tests use `yieldloop browse`
 # The dashboard's tests drive Debian's Chromium (never a browser downloaded by Playwright).
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
@@ -29,7 +31,8 @@ want=$(cd "$here" && "$python" - <<'PY'
 import hashlib, tomllib
 p = tomllib.load(open("pyproject.toml", "rb"))["project"]
 deps = p["dependencies"] + p["optional-dependencies"]["dev"]
-print(hashlib.sha256("\n".join(deps).encode()).hexdigest())
+pins = open("constraints.txt", "rb").read()
+print(hashlib.sha256("\n".join(deps).encode() + pins).hexdigest())
 PY
 )
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -42,16 +45,20 @@ p = tomllib.load(open("pyproject.toml", "rb"))["project"]
 print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))
 PY
   )
-  "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
-  "$venv/bin/python" -m pip install -q -r "$reqs"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -c "$here/constraints.txt" setuptools
+  # Exact versions from constraints.txt (`make lock`): a fresh machine gets what CI tested.
+  "$venv/bin/python" -m pip install -q -c "$here/constraints.txt" -r "$reqs"
   rm -f "$reqs"
   echo "$want" > "$stamp"
 fi
-# The project itself, editable, so the `yieldloop` command runs this checkout.
-installed=$(cd / && "$venv/bin/python" -c \
+# The project itself, editable, so `$venv/bin/yieldloop` runs this checkout. Asked outside the
+# checkout and without the Makefile's PYTHONPATH, which would find this checkout regardless.
+installed=$(cd / && env -u PYTHONPATH "$venv/bin/python" -c \
   'import yieldloop, pathlib; print(pathlib.Path(yieldloop.__file__).resolve().parents[1])' \
   2>/dev/null || true)
-if [ "$installed" != "$here" ]; then
-  "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$here" >/dev/null 2>&1
+if [ "$installed" != "$here" ] || [ ! -x "$venv/bin/yieldloop" ]; then
+  echo "setup: installing the yieldloop command ($venv/bin/yieldloop) from $here"
+  "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$here"
 fi
 echo "setup: ready ($venv)"

@@ -44,8 +44,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    from services.common.topics import ensure_topics
+
+    report = asyncio.run(ensure_topics(load_settings(CommonSettings)))
+    for line in report.lines():
+        print(f"topics: {line}")
+    return 1 if args.strict and report.differing else 0
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    from yieldloop.browse import browse
+
+    browse(load_settings(CommonSettings), topic=args.topic)
+    return 0
+
+
 def cmd_events_doc(args: argparse.Namespace) -> int:
     from yieldloop.events_doc import render
+
+    Path(args.out).write_text(render())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_asyncapi_doc(args: argparse.Namespace) -> int:
+    from yieldloop.asyncapi import render
 
     Path(args.out).write_text(render())
     print(f"wrote {args.out}")
@@ -138,9 +162,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=SERVICES)
     serve.set_defaults(run=cmd_serve)
+    topics = sub.add_parser(
+        "topics", help="create the catalog's topics on the configured broker, report differences"
+    )
+    topics.add_argument("action", choices=["ensure"])
+    topics.add_argument("--strict", action="store_true", help="exit 1 if a topic differs")
+    topics.set_defaults(run=cmd_topics)
+    look = sub.add_parser(
+        "browse", help="topics, consumer groups with lag, and messages in a terminal UI (kaskade)"
+    )
+    look.add_argument("--topic", help="show this topic's messages from the beginning")
+    look.set_defaults(run=cmd_browse)
     doc = sub.add_parser("events-doc", help="write the event catalog page")
     doc.add_argument("--out", default="docs/events.md")
     doc.set_defaults(run=cmd_events_doc)
+    spec = sub.add_parser("asyncapi-doc", help="write the system's AsyncAPI document")
+    spec.add_argument("--out", default="docs/asyncapi.json")
+    spec.set_defaults(run=cmd_asyncapi_doc)
     dem = sub.add_parser("demo", help="the whole loop on the demo production line")
     dem.add_argument("--rate", type=float, default=20.0, help="parts per second")
     dem.add_argument("--warmup", type=float, default=25.0, help="seconds before drift")

@@ -1,4 +1,4 @@
-"""Kafka wiring every service shares: the broker, publishing events, dead letters, topics."""
+"""Kafka wiring every service shares: the broker, publishing events, dead letters."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol, TypeAlias, TypedDict
 
 from aiokafka import ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from faststream.message import StreamMessage
 from faststream.middlewares import ExceptionMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from schemas import CATALOG, DEAD_LETTER, Event, Retention, codec, topic_for
+from schemas import DEAD_LETTER, Event, codec, topic_for
 from services.common.health import ServiceMetrics
 from services.common.retry import POISON
 from services.common.settings import CommonSettings
@@ -70,7 +70,26 @@ def make_broker(
 
     for kind in POISON:
         dead_letters.add_handler(kind)(to_dead_letter)
+    declare_dead_letters(broker)
     return broker
+
+
+DEAD_LETTER_SUMMARY = (
+    "A poison record set aside: its original key, bytes and headers, with `x-error` (the error) "
+    "and `x-origin` (topic/partition/offset) headers. `yieldloop dead-letters` lists, shows and "
+    "sends them back."
+)
+
+
+def declare_dead_letters(broker: KafkaBroker) -> DefaultPublisher:
+    """Every broker may write dead letters; declared so the AsyncAPI document lists the topic.
+    The payload is whatever bytes the poison record carried."""
+    return broker.publisher(
+        DEAD_LETTER,
+        title=f"{DEAD_LETTER}:DeadLetter",
+        description=DEAD_LETTER_SUMMARY,
+        schema=bytes,
+    )
 
 
 async def send_dead_letter(broker: KafkaBroker, record: Record, exc: BaseException) -> None:
@@ -106,10 +125,13 @@ def batches(max_records: int, *, wait_ms: int, record_bytes: int) -> Batches:
 
 
 class Publisher:
-    """Events to their topics as JSON, with their type, version and correlation as headers."""
+    """Events to their topics as JSON, keyed and with headers as the catalog says. The kinds a
+    service `produces` go through publishers registered on its broker: the AsyncAPI document
+    lists those, with their schemas."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, broker: KafkaBroker, produces: Sequence[type[Event]] = ()) -> None:
         self.broker = broker
+        self.declared = {kind: declare(broker, kind) for kind in produces}
 
     async def __call__(self, event: Event) -> None:
         await self._send(event, wait=True)
@@ -121,17 +143,26 @@ class Publisher:
         await asyncio.gather(*pending)
 
     async def _send(self, event: Event, *, wait: bool) -> Any:
+        body, key = codec.encode(event), codec.key(event)
+        headers = {**codec.headers(event), "content-type": JSON}
+        target = self.declared.get(type(event))
+        if target is not None:
+            return await target.publish(body, key=key, headers=headers, no_confirm=not wait)
         return await self.broker.publish(
-            codec.encode(event),
-            topic_for(event),
-            key=codec.key(event),
-            headers={**codec.headers(event), "content-type": JSON},
-            no_confirm=not wait,
+            body, topic_for(event), key=key, headers=headers, no_confirm=not wait
         )
 
 
-def publisher(broker: KafkaBroker) -> Publish:
-    return Publisher(broker)
+def publisher(broker: KafkaBroker, produces: Sequence[type[Event]] = ()) -> Publish:
+    return Publisher(broker, produces)
+
+
+def declare(broker: KafkaBroker, kind: type[Event]) -> DefaultPublisher:
+    topic = topic_for(kind)
+    summary = (kind.__doc__ or kind.__name__).strip().splitlines()[0]
+    return broker.publisher(
+        topic, title=f"{topic}:{kind.__name__}", description=summary, schema=kind
+    )
 
 
 def security(settings: CommonSettings) -> BaseSecurity | None:
@@ -159,39 +190,6 @@ def security_options(settings: CommonSettings) -> dict[str, Any]:
     if k.security_protocol.endswith("SSL"):
         options["ssl_context"] = create_ssl_context()
     return options
-
-
-def topic_configs(settings: CommonSettings, retention: Retention) -> dict[str, str]:
-    if retention is Retention.FOREVER:
-        return {"retention.ms": "-1", "retention.bytes": "-1"}
-    k = settings.kafka
-    return {
-        "retention.ms": str(k.stream_retention_ms),
-        "retention.bytes": str(k.stream_retention_bytes),
-    }
-
-
-async def ensure_topics(settings: CommonSettings) -> list[str]:
-    """Create the catalog's topics that are missing; returns the names created."""
-    wanted = {spec.name: spec.retention for spec in CATALOG} | {DEAD_LETTER: Retention.FOREVER}
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, **security_options(settings)
-    )
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name, settings.kafka.partitions, 1, topic_configs=topic_configs(settings, kept)
-            )
-            for name, kept in wanted.items()
-            if name not in existing
-        ]
-        if missing:
-            await admin.create_topics(missing)
-        return [t.name for t in missing]
-    finally:
-        await admin.close()
 
 
 def replica_group(service: str, replica_id: str) -> str:

@@ -109,6 +109,7 @@ def service_app(
     api = FastAPI(title=title, lifespan=lifespan, responses={400: unreadable})
     api.state.runtime = runtime
     api.exception_handler(HTTPException)(_refused)
+    api.state.broker = broker
     api.include_router(router)
     api.mount("/metrics", make_asgi_app(registry=runtime.metrics.registry))
     return api

@@ -51,6 +51,7 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     partitions: int = Field(3, ge=1)
+    replication_factor: int = Field(1, ge=1)
     stream_retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1)
     stream_retention_bytes: int = Field(1 << 30, ge=-1)
     inline_image_limit: int = Field(256 * 1024, ge=0)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from schemas import RetrainRequested, topic_for
+from schemas import (
+    AlertRaised,
+    DatasetCurated,
+    IterationAborted,
+    RetrainRequested,
+    ReviewRequested,
+    topic_for,
+)
 from services.common.kafka import make_broker, publisher
 from services.common.service import Runtime
 from services.common.settings import load_settings
@@ -15,6 +22,7 @@ from services.curator.bootstrap import Curator, bootstrap
 from services.curator.config import CuratorSettings
 
 GROUP = "curator"
+PRODUCES = (DatasetCurated, IterationAborted, AlertRaised, ReviewRequested)
 LONG_JOB_MS = 3_600_000  # labelling runs in a thread; the consumer must not be thought dead
 
 
@@ -33,6 +41,6 @@ def create(settings: CuratorSettings | None = None) -> FastAPI:
     settings = settings or load_settings(CuratorSettings)
     runtime = Runtime("curator", backoff=settings.retry)
     broker = make_broker(settings, client_id="curator", metrics=runtime.metrics)
-    c = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime)
+    c = bootstrap(settings=settings, publish=publisher(broker, PRODUCES), runtime=runtime)
     subscribe(broker, c)
     return service_for(c, broker, settings, title="yieldloop curator")

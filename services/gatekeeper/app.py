@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from schemas import DEAD_LETTER, AlertRaised, IterationAborted, ModelCandidate, topic_for
+from schemas import (
+    DEAD_LETTER,
+    AlertRaised,
+    IterationAborted,
+    ModelApproved,
+    ModelCandidate,
+    ModelRejected,
+    topic_for,
+)
 from services.common.kafka import Record, assigned, make_broker, publisher
 from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
@@ -20,6 +28,7 @@ from services.gatekeeper.config import GatekeeperSettings
 from services.gatekeeper.notices import NOTIFY_ORIGIN, Notice
 
 GROUP = "gatekeeper"
+PRODUCES = (ModelApproved, ModelRejected, AlertRaised)
 LONG_JOB_MS = 3_600_000  # evaluation runs in a thread; the consumer must not be thought dead
 
 
@@ -82,7 +91,9 @@ def create(settings: GatekeeperSettings | None = None) -> FastAPI:
         )
         runtime.metrics.dead_letters.labels(f"{NOTIFY_ORIGIN}{notifier}").inc()
 
-    g = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime, park=park)
+    g = bootstrap(
+        settings=settings, publish=publisher(broker, PRODUCES), runtime=runtime, park=park
+    )
     from_now = subscribe(broker, g)
 
     async def listening() -> None:

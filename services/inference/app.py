@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from schemas import ImageSubmitted, ModelApproved, ModelRolledBack, topic_for
+from schemas import (
+    ImageSubmitted,
+    ModelApproved,
+    ModelDeployed,
+    ModelRolledBack,
+    PredictionMade,
+    topic_for,
+)
 from services.common.images import CorruptImage, NotAnImage
 from services.common.kafka import (
     Record,
@@ -24,12 +31,13 @@ from services.common.kafka import (
 from services.common.service import Lifecycle, Runtime
 from services.common.settings import load_settings
 from services.common.wiring import service_for
-from services.inference import admin_routes, handlers, routes
+from services.inference import admin_routes, asyncapi, handlers, routes
 from services.inference.bootstrap import Inference, bootstrap
 from services.inference.config import InferenceSettings
 from services.inference.domain import UnsafeArchive
 
 GROUP = "inference"
+PRODUCES = (PredictionMade, ModelDeployed)
 
 
 def subscribe(broker: KafkaBroker, svc: Inference) -> list[LogicSubscriber[Any]]:
@@ -83,7 +91,7 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
 
     svc = bootstrap(
         settings=settings,
-        publish=publisher(broker),
+        publish=publisher(broker, PRODUCES),
         dead_letter=dead_letter,
         runtime=runtime,
         **given,
@@ -103,10 +111,12 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         lifecycle=Lifecycle(after_broker=[serve_champion]),
     )
     api.state.inference = svc
+    api.description = asyncapi.POINTER
     api.state.admin_token = settings.admin_token
     api.state.reviews, api.state.publish = svc.reviews, svc.publish
     api.include_router(routes.router)
     api.include_router(admin_routes.router)
+    api.include_router(asyncapi.router)
     refusals(api, svc)
     return api
 

@@ -9,11 +9,15 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from schemas import (
+    AlertRaised,
     IterationAborted,
     LabelProvided,
     ModelDeployed,
     ModelRejected,
     PredictionMade,
+    RetrainQueued,
+    RetrainRequested,
+    YieldReported,
     topic_for,
 )
 from services.common.kafka import (
@@ -32,6 +36,7 @@ from services.monitor.bootstrap import Monitor, bootstrap
 from services.monitor.config import MonitorSettings
 
 GROUP = "monitor"
+PRODUCES = (YieldReported, RetrainRequested, RetrainQueued, IterationAborted, AlertRaised)
 FOLLOWS = (PredictionMade, ModelDeployed, ModelRejected, IterationAborted, LabelProvided)
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,10 @@ def create(settings: MonitorSettings | None = None) -> FastAPI:
         runtime.metrics.dead_letters.labels(record.topic).inc()
 
     m = bootstrap(
-        settings=settings, publish=publisher(broker), dead_letter=dead_letter, runtime=runtime
+        settings=settings,
+        publish=publisher(broker, PRODUCES),
+        dead_letter=dead_letter,
+        runtime=runtime,
     )
     subscribe(broker, m)
 

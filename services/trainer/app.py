@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from schemas import DatasetCurated, topic_for
+from schemas import DatasetCurated, ModelCandidate, TrainingProgressed, topic_for
 from services.common.kafka import make_broker, publisher
 from services.common.service import Runtime
 from services.common.settings import load_settings
@@ -15,6 +15,7 @@ from services.trainer.bootstrap import Trainer, bootstrap
 from services.trainer.config import TrainerSettings
 
 GROUP = "trainer"
+PRODUCES = (TrainingProgressed, ModelCandidate)
 LONG_JOB_MS = 3_600_000  # above the worst training time: the group must not evict us mid-job
 
 
@@ -33,6 +34,6 @@ def create(settings: TrainerSettings | None = None) -> FastAPI:
     settings = settings or load_settings(TrainerSettings)
     runtime = Runtime("trainer", backoff=settings.retry)
     broker = make_broker(settings, client_id="trainer", metrics=runtime.metrics)
-    t = bootstrap(settings=settings, publish=publisher(broker), runtime=runtime)
+    t = bootstrap(settings=settings, publish=publisher(broker, PRODUCES), runtime=runtime)
     subscribe(broker, t)
     return service_for(t, broker, settings, title="yieldloop trainer")

@@ -25,7 +25,7 @@ def aiokafka_producer(broker: KafkaBroker):  # type: ignore[no-untyped-def]
 async def test_every_event_type_round_trips_with_its_headers(stack: CommonSettings) -> None:
     events = one_of_each(producer="round-trip")
     async with make_broker(stack, client_id="round-trip") as broker:
-        publish = publisher(broker)
+        publish = publisher(broker, produces=[type(e) for e in events])  # as the services do
         for event in events:
             await publish(event)
 

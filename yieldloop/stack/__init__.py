@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.common.kafka import ensure_topics
 from services.common.settings import CommonSettings
+from services.common.topics import ensure_topics
 from yieldloop.stack import tools
 from yieldloop.stack.components import Component, components
 from yieldloop.stack.process import Daemon, StackError
@@ -24,8 +24,8 @@ def up(settings: CommonSettings, *, say: object = print) -> float:
             f"{component.name:<7} {'started' if fresh else 'running'}  log: "
             f"{component.daemon.logfile}",
         )
-    created = asyncio.run(ensure_topics(settings))
-    _say(say, f"topics  {len(created)} created")
+    for line in asyncio.run(ensure_topics(settings)).lines():
+        _say(say, f"topics  {line}")
     try:
         tools.fetch(settings)
     except StackError as exc:  # the stack runs without them; only looking at it is harder
