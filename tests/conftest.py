@@ -11,7 +11,9 @@ import pytest
 
 from services.common.settings import CommonSettings, load_settings
 
-# Two checkouts can test side by side: YIELDLOOP_TEST_PORT_OFFSET moves every port.
+# Two checkouts can test side by side: YIELDLOOP_TEST_PORT_OFFSET moves every port. Every test
+# port lies below Linux's ephemeral range (32768 and up), where a client's connection may
+# already hold it.
 OFFSET = int(os.environ.get("YIELDLOOP_TEST_PORT_OFFSET", "0"))
 
 

@@ -62,7 +62,7 @@ def run_to_end(argv: list[str], *, env: dict[str, str], log: Path) -> int:
 
 
 def listening(name: str) -> str:
-    return str(port(48000 + APPS.index(name)))
+    return str(port(27000 + APPS.index(name)))  # below the ephemeral range: never taken by a client
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ async def test_every_event_type_round_trips_with_its_headers(stack: CommonSettin
         assert s.decode_any(record.value) == event
         assert headers["event_type"] == event.event_type
         assert headers["schema_version"] == "1"
-        assert headers["correlation_id"] == "it-1"
+        assert headers["correlation_id"] == event.correlation_id
         assert record.key == s.key(event)
 
 

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 async def records_of(settings: CommonSettings, line_id: str) -> list[ConsumerRecord[bytes, bytes]]:
     """All of the images topic as it stands (other tests write to it too), keeping this line's."""
     records = await read_topics(settings, [IMAGES_SUBMITTED], timeout=5)
-    return [r for r in records if r.key == line_id.encode()]
+    needle = f'"line_id":"{line_id}"'.encode()  # keyed by item: the line is in the value
+    return [r for r in records if needle in r.value]
 
 
 def submitted(records: list[ConsumerRecord[bytes, bytes]]) -> list[s.ImageSubmitted]:

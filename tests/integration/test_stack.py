@@ -23,10 +23,10 @@ def own_stack() -> Iterator[CommonSettings]:
     settings = CommonSettings(
         stack={
             "state_dir": ".yieldloop/test-lifecycle",
-            "kafka_port": int(port(39092)),
-            "kafka_controller_port": int(port(39093)),
-            "redis_port": int(port(36379)),
-            "mlflow_port": int(port(35000)),
+            "kafka_port": int(port(23092)),
+            "kafka_controller_port": int(port(23093)),
+            "redis_port": int(port(23379)),
+            "mlflow_port": int(port(23000)),
         }
     )
     shutil.rmtree(settings.stack.path(), ignore_errors=True)

@@ -28,8 +28,8 @@ def broker_env() -> Iterator[dict[str, str]]:
     """A fresh single Kafka broker, and the environment that points the command at it."""
     env = {
         "YIELDLOOP_STACK__STATE_DIR": ".yieldloop/test-topics",
-        "YIELDLOOP_STACK__KAFKA_PORT": port(39192),
-        "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": port(39193),
+        "YIELDLOOP_STACK__KAFKA_PORT": port(23192),
+        "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": port(23193),
     }
     settings = CommonSettings(
         stack={
