@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
@@ -19,6 +20,7 @@ from schemas import (
 )
 from services.common.images import CorruptImage, NotAnImage
 from services.common.kafka import (
+    InOrderCommits,
     Record,
     assigned,
     batches,
@@ -40,19 +42,30 @@ GROUP = "inference"
 PRODUCES = (PredictionMade, ModelDeployed)
 
 
-def subscribe(broker: KafkaBroker, svc: Inference) -> list[LogicSubscriber[Any]]:
-    """Returns the model-event subscribers: the champion is read only once they are assigned."""
+def subscribe(
+    broker: KafkaBroker, svc: Inference
+) -> tuple[list[LogicSubscriber[Any]], InOrderCommits]:
+    """Returns the model-event subscribers (the champion is read only once they are assigned)
+    and the image subscriber's commits (drained before it stops)."""
     c = svc.config
+    commits = InOrderCommits(lambda: images.consumer, depth=c.batches_in_flight)
     images = broker.subscriber(
         topic_for(ImageSubmitted),
         group_id=GROUP,
         auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,  # committed by `commits`, in order, once acknowledged
+        listener=commits,
         **batches(c.batch_max, wait_ms=c.batch_wait_ms, record_bytes=c.batch_record_bytes),
     )
 
     @images(decoder=raw_batch)
     async def on_images(message: KafkaMessage) -> None:
-        await handlers.images_submitted(message.raw_message, svc)
+        records = message.raw_message
+        await commits.handle(
+            records,
+            lambda: handlers.images_submitted(records, svc),
+            lambda predictions: handlers.report(predictions, svc),
+        )
 
     approvals = broker.subscriber(
         topic_for(ModelApproved),
@@ -76,7 +89,7 @@ def subscribe(broker: KafkaBroker, svc: Inference) -> list[LogicSubscriber[Any]]
             "model_rolled_back", lambda: handlers.model_rolled_back(event, svc)
         )
 
-    return [approvals, rollbacks]
+    return [approvals, rollbacks], commits
 
 
 def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
@@ -96,7 +109,7 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         runtime=runtime,
         **given,
     )
-    model_events = subscribe(broker, svc)
+    model_events, commits = subscribe(broker, svc)
 
     async def serve_champion() -> None:
         for subscriber in model_events:
@@ -108,7 +121,7 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         broker,
         settings,
         title="yieldloop inference",
-        lifecycle=Lifecycle(after_broker=[serve_champion]),
+        lifecycle=Lifecycle(after_broker=[serve_champion], before_stop=[commits.drain]),
     )
     api.state.inference = svc
     api.description = asyncapi.POINTER
