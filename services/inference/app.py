@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
@@ -95,6 +96,8 @@ def subscribe(
 def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
     """The ASGI app; `given` adapters (store, registry, ledger...) replace the real ones."""
     settings = settings or load_settings(InferenceSettings)
+    if settings.inference.torch_threads is not None:
+        torch.set_num_threads(settings.inference.torch_threads)
     runtime = given.pop("runtime", None) or Runtime("inference", backoff=settings.retry)
     broker = make_broker(settings, client_id="inference", metrics=runtime.metrics)
 
