@@ -22,7 +22,7 @@ from schemas import (
     stable_id,
 )
 from services.common import faults, models
-from services.common.image_stats import image_stats
+from services.common.image_stats import batch_stats
 from services.common.images import ImageRejected, decode_image
 from services.common.kafka import Record
 from services.common.models import LoadedModel
@@ -61,10 +61,6 @@ class Arrived:
     event: ImageSubmitted
     data: bytes
     pixels: np.ndarray
-
-    @property
-    def stats(self) -> dict[str, float]:
-        return rounded(image_stats(self.pixels))
 
 
 async def start(svc: Inference) -> None:
@@ -108,9 +104,10 @@ def unpack(
 async def judged(arrived: list[Arrived], svc: Inference) -> list[PredictionMade]:
     """Store and judge side by side off the loop."""
     arrived = await asyncio.to_thread(at_serving_size, arrived, svc)
+    pixels = np.stack([a.pixels for a in arrived])
     (model, verdicts), kept = await asyncio.gather(
-        judge(np.stack([a.pixels for a in arrived]), "stream", svc),
-        asyncio.to_thread(lambda: [(stored(a.data, svc), a.stats) for a in arrived]),
+        judge(pixels, "stream", svc),
+        asyncio.to_thread(kept_with_stats, [a.data for a in arrived], pixels, svc),
     )
     return [
         prediction(
@@ -179,11 +176,10 @@ def decode_members(
 async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
     """Uploads judged in one forward while they are stored, and reported like images from the
     line."""
+    pixels = np.stack([px for _, px, _ in uploads])
     (model, verdicts), kept = await asyncio.gather(
-        judge(np.stack([pixels for _, pixels, _ in uploads]), "rest", svc),
-        asyncio.to_thread(
-            lambda: [(stored(data, svc), rounded(image_stats(px))) for _, px, data in uploads]
-        ),
+        judge(pixels, "rest", svc),
+        asyncio.to_thread(kept_with_stats, [data for _, _, data in uploads], pixels, svc),
     )
     line = svc.config.rest_line_id
     await svc.publish.all(
@@ -339,6 +335,14 @@ def at_serving_size(arrived: list[Arrived], svc: Inference) -> list[Arrived]:
 def rounded(stats: dict[str, float]) -> dict[str, float]:
     """Five decimals are finer than any shift the monitor looks for, and keep events small."""
     return {name: round(value, 5) for name, value in stats.items()}
+
+
+def kept_with_stats(
+    images: list[bytes], pixels: np.ndarray, svc: Inference
+) -> list[tuple[ImageRef, dict[str, float]]]:
+    """Each image stored, with the statistics of the pixels the model judged."""
+    stats = batch_stats(pixels)
+    return [(stored(data, svc), rounded(s)) for data, s in zip(images, stats, strict=True)]
 
 
 def stored(data: bytes, svc: Inference) -> ImageRef:
