@@ -26,6 +26,8 @@ READ_OPTIONS: dict[str, Any] = {
     "max_partition_fetch_bytes": 8 << 20,
     "fetch_max_bytes": 64 << 20,
     "enable_auto_commit": False,
+    # Where a partition's position is ever reset, it is to its first record, never past it.
+    "auto_offset_reset": "earliest",
 }
 
 

@@ -31,7 +31,7 @@ async def judged_once(settings: CommonSettings, window: Window, count: int) -> t
     """(images of the line, images without exactly one prediction), once all are judged."""
     async with asyncio.timeout(240):
         while True:
-            events, _ = facts_of(await records(settings), window)
+            events, _ = facts_of(await records(settings, window), window)
             submitted = sum(e.event_type == "ImageSubmitted" for e in events)
             missing = unjudged(events)
             if submitted == count and missing == 0:

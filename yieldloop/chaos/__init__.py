@@ -21,18 +21,19 @@ from yieldloop.chaos.scenarios import Scenario, catalog
 from yieldloop.fleet import Fleet
 
 Say = Callable[[str], None]
-# Its own stack (ports and state folder), so a demo or a test run is left alone.
+# Its own stack (ports and state folder), so a demo or a test run is left alone; every port
+# below Linux's ephemeral range, where a client connection may already hold one.
 CHAOS_ENV = {
     "YIELDLOOP_STACK__STATE_DIR": ".yieldloop/chaos",
-    "YIELDLOOP_STACK__KAFKA_PORT": "39192",
-    "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": "39193",
-    "YIELDLOOP_STACK__REDIS_PORT": "36479",
-    "YIELDLOOP_STACK__MLFLOW_PORT": "35100",
-    "YIELDLOOP_INFERENCE__PORT": "38100",
-    "YIELDLOOP_MONITOR__PORT": "38101",
-    "YIELDLOOP_CURATOR__PORT": "38102",
-    "YIELDLOOP_TRAINER__PORT": "38103",
-    "YIELDLOOP_GATEKEEPER__PORT": "38104",
+    "YIELDLOOP_STACK__KAFKA_PORT": "19192",
+    "YIELDLOOP_STACK__KAFKA_CONTROLLER_PORT": "19193",
+    "YIELDLOOP_STACK__REDIS_PORT": "16479",
+    "YIELDLOOP_STACK__MLFLOW_PORT": "15100",
+    "YIELDLOOP_INFERENCE__PORT": "18100",
+    "YIELDLOOP_MONITOR__PORT": "18101",
+    "YIELDLOOP_CURATOR__PORT": "18102",
+    "YIELDLOOP_TRAINER__PORT": "18103",
+    "YIELDLOOP_GATEKEEPER__PORT": "18104",
     # A stuck iteration must end within a scenario, not after half an hour.
     "YIELDLOOP_MONITOR__ITERATION_TIMEOUT_S": "180",
     "YIELDLOOP_FAULTS__ENABLED": "true",

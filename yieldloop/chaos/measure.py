@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas import (
     DEAD_LETTER,
@@ -25,11 +25,13 @@ from schemas import (
 )
 from schemas.codec import UnknownEventType
 from services.common.history import PIPELINE, read_records
+from services.common.history import Window as Span
 from services.common.kafka import Record
 from services.common.settings import CommonSettings
 
 STREAMS = (topic_for(ImageSubmitted), topic_for(PredictionMade))
 TOPICS = (*PIPELINE, *STREAMS, DEAD_LETTER)
+SKEW = timedelta(seconds=1)  # slack for the producers' clocks against the window's start
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,10 @@ class Window:
     started: datetime
 
 
-async def records(settings: CommonSettings) -> list[Record]:
-    return await read_records(settings, TOPICS)
+async def records(settings: CommonSettings, window: Window) -> list[Record]:
+    """The records from the window's start on, found by offsets-for-times: the topics keep
+    every earlier scenario too, and reading them all again grows with each one."""
+    return await read_records(settings, TOPICS, window=Span(since=window.started - SKEW))
 
 
 def tally(name: str, window: Window, found: list[Record], *, poison_sent: int, fired: bool) -> Row:
@@ -106,7 +110,7 @@ def facts_of(found: list[Record], window: Window) -> tuple[list[Event], int]:
     """The window's events of these lines (and of their iterations), each fact once."""
     by_id: dict[object, Event] = {}
     seen = 0
-    started_ms = window.started.timestamp() * 1000 - 1000  # a second of slack for clock skew
+    started_ms = (window.started - SKEW).timestamp() * 1000
     needles = [f'"line_id":"{line}"'.encode() for line in window.lines]
     for record in found:
         if record.topic == DEAD_LETTER or record.timestamp < started_ms:

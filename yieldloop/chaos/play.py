@@ -163,7 +163,7 @@ async def _settled(
         row = tally(
             scenario.name,
             window,
-            await records(settings),
+            await records(settings, window),
             poison_sent=scenario.poison,
             fired=stage.fired,
         )
