@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aiokafka import ConsumerRecord
@@ -36,6 +37,10 @@ class Published:
     async def all(self, events: Sequence[Event]) -> None:
         for event in events:
             await self(event)
+
+    async def sent(self, events: Sequence[Event]) -> Awaitable[None]:
+        await self.all(events)
+        return asyncio.sleep(0)
 
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]

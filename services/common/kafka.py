@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any, Literal, Protocol, TypeAlias, TypedDict
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias, TypedDict, TypeVar
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -32,6 +35,8 @@ class Publish(Protocol):
     async def __call__(self, event: Event) -> None: ...
 
     async def all(self, events: Sequence[Event]) -> None: ...
+
+    async def sent(self, events: Sequence[Event]) -> Awaitable[None]: ...
 
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -124,6 +129,156 @@ def batches(max_records: int, *, wait_ms: int, record_bytes: int) -> Batches:
     )
 
 
+Offsets: TypeAlias = dict[TopicPartition, int]
+T = TypeVar("T")
+
+
+class EarlierBatchFailed(RuntimeError):
+    """A batch is not reported or committed after one that failed before it."""
+
+
+def offsets(records: Iterable[Record], *, first: bool) -> Offsets:
+    """Per partition, the offset of its first record in `records`, or the one after its last."""
+    found: Offsets = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        mark = r.offset if first else r.offset + 1
+        found[tp] = min(found.get(tp, mark), mark) if first else max(found.get(tp, mark), mark)
+    return found
+
+
+@dataclass
+class _Pending:
+    first: Offsets  # where to read again if this batch is not committed
+    reported: asyncio.Event = field(default_factory=asyncio.Event)
+    failed: bool = False
+    committed: asyncio.Task[None] | None = None
+
+
+class InOrderCommits(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits for a batch subscriber (AckPolicy.MANUAL) that works on several batches at once:
+    each batch is worked on as soon as it is fetched, reported (its predictions handed to the
+    producer) only after the batch before it, and committed once its report is confirmed (all
+    acknowledged) and the batch before it is committed. So reports keep the order of the
+    records, and offsets are never committed past a batch whose report is not confirmed. At
+    most `depth` batches are in flight at once.
+
+    A batch that fails is not committed, nor is any after it: the next batch handled finds that
+    out and puts the consumer back at the first of them, so all are fetched again. Before
+    partitions are taken away, what is pending is committed (it is the consumer's rebalance
+    listener)."""
+
+    def __init__(self, consumer: Callable[[], AIOKafkaConsumer | None], depth: int) -> None:
+        self.consumer = consumer
+        self.depth = depth
+        self.pending: deque[_Pending] = deque()
+        self.confirmed: Offsets = {}  # read positions whose batches are all confirmed
+
+    async def handle(
+        self,
+        records: Sequence[Record],
+        work: Callable[[], Awaitable[T]],
+        report: Callable[[T], Awaitable[Awaitable[None]]],
+    ) -> None:
+        """Start `work` on a batch and return; `report` follows with its result once the batch
+        before is reported, and what `report` returns confirms the batch."""
+        try:
+            self._settled()
+            previous = self.pending[-1] if self.pending else None
+            batch = _Pending(offsets(records, first=True))
+            after = offsets(records, first=False)
+            batch.committed = asyncio.create_task(self._run(batch, previous, after, work, report))
+            self.pending.append(batch)
+            while len(self.pending) > self.depth:
+                await asyncio.wait({self._task(self.pending[0])})
+                self._settled()
+        except BaseException:
+            await self.rewind(records)
+            raise
+
+    @staticmethod
+    def _task(batch: _Pending) -> asyncio.Task[None]:
+        assert batch.committed is not None
+        return batch.committed
+
+    def _settled(self) -> None:
+        """Forget the batches committed; raise the failure of the first one that was not."""
+        while self.pending and self._task(self.pending[0]).done():
+            failure = self._task(self.pending[0]).exception()
+            if failure is not None:
+                raise failure
+            self.pending.popleft()
+
+    async def _run(
+        self,
+        batch: _Pending,
+        previous: _Pending | None,
+        after: Offsets,
+        work: Callable[[], Awaitable[T]],
+        report: Callable[[T], Awaitable[Awaitable[None]]],
+    ) -> None:
+        try:
+            result = await work()
+            if previous is not None:
+                await previous.reported.wait()
+                if previous.failed:
+                    raise EarlierBatchFailed("a batch before this one failed")
+            confirmation = await report(result)
+            batch.reported.set()
+            await confirmation
+            if previous is not None:
+                await self._task(previous)
+            await self._commit(after)
+        except BaseException:
+            batch.failed = True
+            raise
+        finally:
+            batch.reported.set()
+
+    async def _commit(self, after: Offsets) -> None:
+        for tp, offset in after.items():
+            self.confirmed[tp] = max(self.confirmed.get(tp, offset), offset)
+        consumer = self.consumer()
+        owned = consumer.assignment() if consumer is not None else set()
+        mine = {tp: offset for tp, offset in self.confirmed.items() if tp in owned}
+        if consumer is None or not mine:
+            return
+        try:
+            await consumer.commit(mine)
+        except KafkaError as exc:  # confirmed all the same: the next commit carries these
+            log.warning("commit of %s deferred: %r", mine, exc)
+
+    async def rewind(self, records: Sequence[Record]) -> None:
+        """Once what is pending is settled, read again from the first batch not committed: this
+        one, or an earlier one whose confirmation failed."""
+        await self.drain()
+        back = offsets(records, first=True)
+        failed = False
+        for batch in self.pending:
+            failed = failed or batch.failed
+            for tp, offset in batch.first.items() if failed else ():
+                back[tp] = min(back.get(tp, offset), offset)
+        self.pending.clear()
+        consumer = self.consumer()
+        owned = consumer.assignment() if consumer is not None else set()
+        for tp, offset in back.items():
+            if consumer is not None and tp in owned:
+                consumer.seek(tp, offset)
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Wait until every batch handed over is committed or has failed."""
+        if self.pending:
+            await asyncio.wait([self._task(batch) for batch in self.pending], timeout=timeout_s)
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self.drain(GRACEFUL_TIMEOUT_S)
+        for tp in revoked:
+            self.confirmed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        pass
+
+
 class Publisher:
     """Events to their topics as JSON, keyed and with headers as the catalog says. The kinds a
     service `produces` go through publishers registered on its broker: the AsyncAPI document
@@ -139,8 +294,13 @@ class Publisher:
     async def all(self, events: Sequence[Event]) -> None:
         """Hand every event to the producer in order, then wait for all acknowledgements: one
         round trip for a batch instead of one per event."""
+        await (await self.sent(events))
+
+    async def sent(self, events: Sequence[Event]) -> Awaitable[None]:
+        """Hand every event to the producer in order without waiting; what is returned is done
+        once all of them are acknowledged, and fails if one of them is not."""
         pending = [await self._send(event, wait=False) for event in events]
-        await asyncio.gather(*pending)
+        return _all_of(pending)
 
     async def _send(self, event: Event, *, wait: bool) -> Any:
         body, key = codec.encode(event), codec.key(event)
@@ -151,6 +311,10 @@ class Publisher:
         return await self.broker.publish(
             body, topic_for(event), key=key, headers=headers, no_confirm=not wait
         )
+
+
+async def _all_of(pending: Sequence[Awaitable[Any]]) -> None:
+    await asyncio.gather(*pending)
 
 
 def publisher(broker: KafkaBroker, produces: Sequence[type[Event]] = ()) -> Publish:

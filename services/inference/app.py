@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
@@ -19,6 +21,7 @@ from schemas import (
 )
 from services.common.images import CorruptImage, NotAnImage
 from services.common.kafka import (
+    InOrderCommits,
     Record,
     assigned,
     batches,
@@ -40,19 +43,30 @@ GROUP = "inference"
 PRODUCES = (PredictionMade, ModelDeployed)
 
 
-def subscribe(broker: KafkaBroker, svc: Inference) -> list[LogicSubscriber[Any]]:
-    """Returns the model-event subscribers: the champion is read only once they are assigned."""
+def subscribe(
+    broker: KafkaBroker, svc: Inference
+) -> tuple[list[LogicSubscriber[Any]], InOrderCommits]:
+    """Returns the model-event subscribers (the champion is read only once they are assigned)
+    and the image subscriber's commits (drained before it stops)."""
     c = svc.config
+    commits = InOrderCommits(lambda: images.consumer, depth=c.batches_in_flight)
     images = broker.subscriber(
         topic_for(ImageSubmitted),
         group_id=GROUP,
         auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,  # committed by `commits`, in order, once acknowledged
+        listener=commits,
         **batches(c.batch_max, wait_ms=c.batch_wait_ms, record_bytes=c.batch_record_bytes),
     )
 
     @images(decoder=raw_batch)
     async def on_images(message: KafkaMessage) -> None:
-        await handlers.images_submitted(message.raw_message, svc)
+        records = message.raw_message
+        await commits.handle(
+            records,
+            lambda: handlers.images_submitted(records, svc),
+            lambda predictions: handlers.report(predictions, svc),
+        )
 
     approvals = broker.subscriber(
         topic_for(ModelApproved),
@@ -76,12 +90,14 @@ def subscribe(broker: KafkaBroker, svc: Inference) -> list[LogicSubscriber[Any]]
             "model_rolled_back", lambda: handlers.model_rolled_back(event, svc)
         )
 
-    return [approvals, rollbacks]
+    return [approvals, rollbacks], commits
 
 
 def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
     """The ASGI app; `given` adapters (store, registry, ledger...) replace the real ones."""
     settings = settings or load_settings(InferenceSettings)
+    if settings.inference.torch_threads is not None:
+        torch.set_num_threads(settings.inference.torch_threads)
     runtime = given.pop("runtime", None) or Runtime("inference", backoff=settings.retry)
     broker = make_broker(settings, client_id="inference", metrics=runtime.metrics)
 
@@ -96,7 +112,7 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         runtime=runtime,
         **given,
     )
-    model_events = subscribe(broker, svc)
+    model_events, commits = subscribe(broker, svc)
 
     async def serve_champion() -> None:
         for subscriber in model_events:
@@ -108,7 +124,7 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         broker,
         settings,
         title="yieldloop inference",
-        lifecycle=Lifecycle(after_broker=[serve_champion]),
+        lifecycle=Lifecycle(after_broker=[serve_champion], before_stop=[commits.drain]),
     )
     api.state.inference = svc
     api.description = asyncapi.POINTER

@@ -16,6 +16,11 @@ class InferenceConfig(Listens):
     batch_max: int = Field(256, ge=1)
     batch_wait_ms: int = Field(10, ge=0)
     batch_record_bytes: int = Field(512, ge=1)  # a typical ImageSubmitted, to size fetches
+    # Batches judged, reported or awaiting their acknowledgements at once (in order all the same).
+    batches_in_flight: int = Field(3, ge=1)
+    # Threads of one forward; none leaves torch's default (one per core). Batches are judged
+    # side by side, so one thread each keeps the cores busy without two pools fighting for them.
+    torch_threads: int | None = Field(1, ge=1)
     rest_line_id: str = "rest"
     max_upload_bytes: int = Field(5_000_000, ge=1)
     max_pixels: int = Field(20_000_000, ge=1)

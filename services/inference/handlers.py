@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -22,7 +22,7 @@ from schemas import (
     stable_id,
 )
 from services.common import faults, models
-from services.common.image_stats import image_stats
+from services.common.image_stats import batch_stats
 from services.common.images import ImageRejected, decode_image
 from services.common.kafka import Record
 from services.common.models import LoadedModel
@@ -62,10 +62,6 @@ class Arrived:
     data: bytes
     pixels: np.ndarray
 
-    @property
-    def stats(self) -> dict[str, float]:
-        return rounded(image_stats(self.pixels))
-
 
 async def start(svc: Inference) -> None:
     """Serve the champion. Called once model approvals are subscribed, so an approval published
@@ -75,17 +71,19 @@ async def start(svc: Inference) -> None:
     await serve_version(svc, mv, iteration_id=iteration or None, line_id=line or None, cause=None)
 
 
-async def images_submitted(records: Sequence[Record], svc: Inference) -> None:
-    """Judge a batch from the line. Each record stands alone: a poison one is dead-lettered by
-    itself and the rest are judged; a transient fault retries the judging, not the dead letters."""
+async def images_submitted(records: Sequence[Record], svc: Inference) -> list[PredictionMade]:
+    """Judge a batch from the line: its predictions, not yet sent (`report` sends them, in the
+    order of the batches). Each record stands alone: a poison one is dead-lettered by itself
+    and the rest are judged; a transient fault retries the judging, not the dead letters."""
     arrived, poison = await svc.runtime.handle(
         "unpack", lambda: asyncio.to_thread(unpack, records, svc)
     )
     for record, exc in poison:
         svc.metrics.rejected.labels(type(exc).__name__).inc()
         await svc.runtime.handle("dead_letter", partial(svc.dead_letter, record, exc))
-    if arrived:
-        await svc.runtime.handle("images_submitted", lambda: judge_and_report(arrived, svc))
+    if not arrived:
+        return []
+    return await svc.runtime.handle("images_submitted", lambda: judged(arrived, svc))
 
 
 def unpack(
@@ -103,29 +101,45 @@ def unpack(
     return arrived, poison
 
 
-async def judge_and_report(arrived: list[Arrived], svc: Inference) -> None:
-    """Store and judge side by side off the loop, then publish every prediction at once; the
-    batch is committed only after all of them are acknowledged."""
+async def judged(arrived: list[Arrived], svc: Inference) -> list[PredictionMade]:
+    """Store and judge side by side off the loop."""
     arrived = await asyncio.to_thread(at_serving_size, arrived, svc)
+    pixels = np.stack([a.pixels for a in arrived])
     (model, verdicts), kept = await asyncio.gather(
-        judge(np.stack([a.pixels for a in arrived]), "stream", svc),
-        asyncio.to_thread(lambda: [(stored(a.data, svc), a.stats) for a in arrived]),
+        judge(pixels, "stream", svc),
+        asyncio.to_thread(kept_with_stats, [a.data for a in arrived], pixels, svc),
     )
-    await svc.publish.all(
-        [
-            prediction(
-                a.event.line_id,
-                a.event.item_id,
-                ref,
-                label,
-                conf,
-                model,
-                cause=a.event,
-                stats=stats,
-            )
-            for a, (ref, stats), (label, conf) in zip(arrived, kept, verdicts, strict=True)
-        ]
-    )
+    return [
+        prediction(
+            a.event.line_id,
+            a.event.item_id,
+            ref,
+            label,
+            conf,
+            model,
+            cause=a.event,
+            stats=stats,
+        )
+        for a, (ref, stats), (label, conf) in zip(arrived, kept, verdicts, strict=True)
+    ]
+
+
+async def report(predictions: list[PredictionMade], svc: Inference) -> Awaitable[None]:
+    """Hand a batch's predictions to the producer at once; what is returned is done once all of
+    them are acknowledged (only then may the batch be committed)."""
+    return confirmed(predictions, await svc.publish.sent(predictions), svc)
+
+
+async def confirmed(
+    predictions: list[PredictionMade], acks: Awaitable[None], svc: Inference
+) -> None:
+    """A batch's predictions acknowledged; one the producer gave up on sends the batch's
+    predictions again (each keeps its id, so readers recognise a repeat) until all are."""
+    try:
+        await acks
+    except Exception as exc:
+        log.warning("predictions of a batch not acknowledged (%r): sending them again", exc)
+        await svc.runtime.handle("images_submitted", lambda: svc.publish.all(predictions))
     faults.point("inference.images_after_publish")
 
 
@@ -162,11 +176,10 @@ def decode_members(
 async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
     """Uploads judged in one forward while they are stored, and reported like images from the
     line."""
+    pixels = np.stack([px for _, px, _ in uploads])
     (model, verdicts), kept = await asyncio.gather(
-        judge(np.stack([pixels for _, pixels, _ in uploads]), "rest", svc),
-        asyncio.to_thread(
-            lambda: [(stored(data, svc), rounded(image_stats(px))) for _, px, data in uploads]
-        ),
+        judge(pixels, "rest", svc),
+        asyncio.to_thread(kept_with_stats, [data for _, _, data in uploads], pixels, svc),
     )
     line = svc.config.rest_line_id
     await svc.publish.all(
@@ -322,6 +335,14 @@ def at_serving_size(arrived: list[Arrived], svc: Inference) -> list[Arrived]:
 def rounded(stats: dict[str, float]) -> dict[str, float]:
     """Five decimals are finer than any shift the monitor looks for, and keep events small."""
     return {name: round(value, 5) for name, value in stats.items()}
+
+
+def kept_with_stats(
+    images: list[bytes], pixels: np.ndarray, svc: Inference
+) -> list[tuple[ImageRef, dict[str, float]]]:
+    """Each image stored, with the statistics of the pixels the model judged."""
+    stats = batch_stats(pixels)
+    return [(stored(data, svc), rounded(s)) for data, s in zip(images, stats, strict=True)]
 
 
 def stored(data: bytes, svc: Inference) -> ImageRef:

@@ -4,6 +4,7 @@ line need not be 32 px), and sends the image's statistics with each prediction."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import numpy as np
 
@@ -55,12 +56,16 @@ def submitted(i: int) -> ImageSubmitted:
     )
 
 
+async def reported(judging: Awaitable[list[PredictionMade]], svc: Inference) -> None:
+    await (await handlers.report(await judging, svc))
+
+
 def test_a_48_px_line_is_judged_at_48_px_with_its_image_statistics() -> None:
     svc, published = service(48)
     asyncio.run(handlers.start(svc))
 
     records = [record_of(submitted(i), offset=i) for i in range(3)]
-    asyncio.run(handlers.images_submitted(records, svc))
+    asyncio.run(reported(handlers.images_submitted(records, svc), svc))
     upload = asyncio.run(handlers.predict_upload(part(9), "frame.png", svc))
 
     made = published.of(PredictionMade)
@@ -75,7 +80,7 @@ def test_images_that_arrived_before_the_model_was_loaded_are_judged_at_its_size(
     assert arrived[0].pixels.shape == (32, 32) and poison == []
 
     asyncio.run(handlers.start(svc))
-    asyncio.run(handlers.judge_and_report(arrived, svc))
+    asyncio.run(reported(handlers.judged(arrived, svc), svc))
 
     [made] = published.of(PredictionMade)
     assert made.item_id == "p1"

@@ -8,8 +8,9 @@ the replay must find on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,10 @@ class Outcome:
 
     async def all(self, events: Sequence[Event]) -> None:
         self.published.extend(events)
+
+    async def sent(self, events: Sequence[Event]) -> Awaitable[None]:
+        await self.all(events)
+        return asyncio.sleep(0)
 
     async def dead_letter(self, record: Record, exc: BaseException) -> None:
         self.dead_letters.append((record, exc))
