@@ -118,14 +118,16 @@ async def _line(
 async def _follow(
     watcher: Watcher, timeline: Timeline, fault: asyncio.Task[None], pace: Pace
 ) -> None:
-    """Until every iteration of the lines ended and the fault is over, plus `after_s`."""
+    """Until every iteration of the lines ended and the fault is over, plus `after_s`. An
+    iteration that opens meanwhile (a line a refused candidate left degraded asks again after
+    its retry pause) is followed to its end too, or it would be counted unfinished."""
     started, ended_at = time.monotonic(), None
     async for event in watcher.events():
         if event is not None and not isinstance(event, Submitted):
             timeline.add(event)
         now = time.monotonic()
-        if ended_at is None and timeline.settled() and fault.done():
-            ended_at = now
+        whole = timeline.settled() and fault.done()
+        ended_at = (ended_at or now) if whole else None
         if ended_at is not None and now - ended_at >= pace.after_s:
             return
         if now - started > pace.warmup_s + pace.timeout_s:
