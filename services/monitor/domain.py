@@ -208,6 +208,7 @@ class LineMonitor(Generic[Ref]):
         self._reported_state = LineState.WARMING
         self._predictions = self._in_state = self._since_report = 0
         self._cooldown = policy.cooldown_predictions
+        self._stale: str | None = None  # the version a model change replaced, while it lasts
 
     @property
     def state(self) -> LineState:
@@ -230,8 +231,21 @@ class LineMonitor(Generic[Ref]):
         return self._policy.threshold(self.baseline)
 
     def observe(
-        self, *, ref: Ref, label: str, confidence: float, features: Features | None = None
+        self,
+        *,
+        ref: Ref,
+        label: str,
+        confidence: float,
+        features: Features | None = None,
+        model: str | None = None,
     ) -> Verdict[Ref]:
+        """One prediction, served by `model`. Those the replaced model served before a model
+        change was seen (a backlog read after the change) say nothing of the new model: they
+        are passed over until a prediction of another version arrives."""
+        if self._stale is not None:
+            if model == self._stale:
+                return Verdict(report=None, trigger=None)
+            self._stale = None
         self.changes += 1
         self._predictions += 1
         self._in_state += 1
@@ -270,10 +284,12 @@ class LineMonitor(Generic[Ref]):
         else:
             self._cool_down()  # a model changed meanwhile and the old drop says nothing about it
 
-    def model_changed(self) -> None:
+    def model_changed(self, replaced: str | None = None) -> None:
         """A new model serves: what the window held says nothing about it, and its confidence
-        and the input it now sees are learned afresh as the new normal."""
+        and the input it now sees are learned afresh as the new normal. Predictions of the
+        `replaced` version still to come were judged before the change, and are passed over."""
         self.changes += 1
+        self._stale = replaced
         self._window.clear()
         self._drop.clear()
         self._reference.forget_model()
@@ -291,6 +307,7 @@ class LineMonitor(Generic[Ref]):
             "state": str(self._state),
             "reported_state": str(self._reported_state),
             "counts": [self._predictions, self._in_state, self._since_report, self._cooldown],
+            "stale": self._stale,
         }
 
     @classmethod
@@ -313,6 +330,7 @@ class LineMonitor(Generic[Ref]):
         line._reported_state = LineState(snapshot["reported_state"])
         counts = snapshot["counts"]
         line._predictions, line._in_state, line._since_report, line._cooldown = counts
+        line._stale = snapshot.get("stale")
         if line._state in (LineState.DEGRADED, LineState.IN_ITERATION) and not line._out:
             line._out = {Signal.YIELD: line._in_state}  # checkpointed when only yield triggered
         return line

@@ -17,6 +17,7 @@ from schemas import (
     ImageRef,
     IterationAborted,
     LabelProvided,
+    ModelApproved,
     ModelRejected,
     PredictionMade,
     RetrainQueued,
@@ -93,6 +94,7 @@ async def prediction_made(event: PredictionMade, m: Monitor) -> None:
         label=event.label,
         confidence=event.confidence,
         features=event.input_stats,
+        model=event.model_version,
     )
     if verdict.report is not None:
         m.state.outbox.append(yield_reported(event, verdict.report, at=m.clock()))
@@ -238,10 +240,17 @@ async def settle_waiting(m: Monitor) -> None:
         del m.state.waiting[line_id]
         line, repaired = m.state.line(line_id), it.stage is Stage.DEPLOYED
         if repaired:
-            line.model_changed()
+            line.model_changed(replaced=replaced_by(it))
         else:
             m.state.outbox.append(stays_degraded(line_id, it, m))
         line.end_iteration(repaired=repaired)
+
+
+def replaced_by(it: Iteration) -> str | None:
+    """The version the iteration's approval replaced."""
+    decision = it.fact(Stage.DECIDED)
+    approval = decision.event if decision is not None else None
+    return approval.previous_version if isinstance(approval, ModelApproved) else None
 
 
 def stays_degraded(line_id: str, it: Iteration, m: Monitor) -> AlertRaised:

@@ -18,6 +18,8 @@ from schemas import (
     ImageRef,
     IterationAborted,
     LabelProvided,
+    ModelApproved,
+    ModelDeployed,
     ModelRejected,
     PredictionMade,
     RetrainQueued,
@@ -88,7 +90,7 @@ def plant() -> Plant:
 
 
 def prediction(
-    line: str, i: int, label: str, stats: dict[str, float] | None = None
+    line: str, i: int, label: str, stats: dict[str, float] | None = None, version: str = "1"
 ) -> PredictionMade:
     image = ImageRef(sha256=f"{i:064x}", uri=f"file:///store/{i}")
     return PredictionMade(
@@ -100,14 +102,18 @@ def prediction(
         label=label,
         confidence=0.9,
         model_name="m",
-        model_version="1",
+        model_version=version,
         input_stats=stats or {},
     )
 
 
-def feed(plant: Plant, m: Monitor, line: str, labels: list[str], *, batch: int = 7) -> None:
+def feed(
+    plant: Plant, m: Monitor, line: str, labels: list[str], *, batch: int = 7, version: str = "1"
+) -> None:
     """The line's predictions, arriving in batches as a consumer would fetch them."""
-    events: list[Event] = [prediction(line, plant.offset + i, lb) for i, lb in enumerate(labels)]
+    events: list[Event] = [
+        prediction(line, plant.offset + i, lb, version=version) for i, lb in enumerate(labels)
+    ]
     deliver(plant, m, events, batch=batch)
 
 
@@ -209,6 +215,38 @@ def test_a_rejected_model_frees_the_line_but_retries_only_after_a_long_pause(
     feed(plant, m, "line-7", ["NG"] * 80)  # the same incident: no retrain storm
     assert len(plant.published.of(RetrainRequested)) == 1
     feed(plant, m, "line-7", ["NG"] * 40)  # past the retry pause, the drop is confirmed again
+    assert len(plant.published.of(RetrainRequested)) == 2
+
+
+def test_predictions_the_replaced_model_served_before_the_swap_open_no_second_iteration(
+    plant: Plant,
+) -> None:
+    """A monitor that falls behind (a restart, a lag) reads the deployment, then a backlog of
+    what the old model judged during the iteration: that backlog says nothing of v2."""
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 100)
+    [request] = plant.published.of(RetrainRequested)
+    it = {"iteration_id": request.iteration_id, "line_id": "line-7", "model_name": "m"}
+    approved = ModelApproved(
+        producer="gatekeeper", version="2", previous_version="1", scores={}, **it
+    )
+    deployed = ModelDeployed(
+        producer="inference", version="2", replica_id="r1", loaded_at=LINE_TIME, warmup_ms=1.0, **it
+    )
+    asyncio.run(plant.ledger.record([approved], sent=True))
+    asyncio.run(plant.ledger.record([deployed], sent=True))
+    deliver(plant, m, [deployed])
+    assert m.state.line("line-7").state is LineState.COOLDOWN
+
+    feed(plant, m, "line-7", ["NG"] * 100)  # v1's backlog, judged before the swap
+    assert len(plant.published.of(RetrainRequested)) == 1
+    assert m.state.line("line-7").state is LineState.COOLDOWN
+
+    feed(plant, m, "line-7", ["OK"] * 30, version="2")  # v2 serves and repairs the line
+    assert m.state.line("line-7").state is LineState.HEALTHY
+    restarted = plant.monitor()  # the checkpoint keeps what was passed over
+    assert restarted.state.checkpoint() == m.state.checkpoint()
+    feed(plant, restarted, "line-7", ["NG"] * 40, version="1")  # a rollback to v1: watched again
     assert len(plant.published.of(RetrainRequested)) == 2
 
 
