@@ -3,10 +3,15 @@ scenario merge into one row that keeps the worst of each figure."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
+import pytest
+
+from yieldloop import chaos
 from yieldloop.chaos import merge, passed, rounds_of
 from yieldloop.chaos.measure import Row
+from yieldloop.chaos.play import Pace
 from yieldloop.chaos.scenarios import catalog
 
 GOOD = Row(
@@ -59,3 +64,21 @@ def test_the_full_run_repeats_only_the_random_kills() -> None:
 
     assert len(random_kills) == 5
     assert len(full) == len(scenarios) + 2 * len(random_kills)
+
+
+def test_a_fault_whose_moment_never_came_is_played_again_and_every_attempt_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refused = replace(GOOD, fault_fired=False, max_deployments_per_replica_version=0)
+    played = iter([refused, refused, GOOD])
+
+    async def play(*args: object, **kwargs: object) -> Row:
+        return next(played)
+
+    monkeypatch.setattr(chaos, "play", play)
+    [row] = asyncio.run(chaos.run_all(None, None, catalog()[:1], Pace(), lambda _: None))  # type: ignore[arg-type]
+    assert row.fault_fired and row.runs == 3 and row.iterations == 3 and passed(row)
+
+    played = iter([refused] * 3)
+    [row] = asyncio.run(chaos.run_all(None, None, catalog()[:1], Pace(), lambda _: None))  # type: ignore[arg-type]
+    assert not row.fault_fired and row.runs == chaos.UNFIRED_ATTEMPTS and not passed(row)
