@@ -8,12 +8,13 @@ import contextlib
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 
+from schemas import Event, ModelApproved, topic_for, utcnow
 from schemas import ImageSubmitted as Submitted
-from schemas import ModelApproved, topic_for, utcnow
 from services.common.history import PIPELINE
 from services.common.kafka import make_broker, publisher
 from services.common.models import registry_from
@@ -92,6 +93,7 @@ async def play(
     await asyncio.to_thread(scenario.fault.prepare, stage)
     window = Window(lines, utcnow())
     async with Watcher(settings, line_id=lines, topics=list(PIPELINE)) as watcher:
+        stream = watcher.events()
         stop = asyncio.Event()
         feeding = [
             asyncio.create_task(_line(settings, line, pace, stop, seed + i))
@@ -99,9 +101,12 @@ async def play(
         ]
         fault = asyncio.create_task(scenario.fault.during(stage))
         poison = asyncio.create_task(_poison(settings, lines[0], scenario.poison, pace))
-        await _follow(watcher, timeline, fault, pace)
+        await _follow(stream, timeline, fault, pace)
         stop.set()
         await asyncio.gather(*feeding, poison)
+        # The lines are quiet now: an iteration that opened at the last moment is followed to
+        # its end, and no other can open.
+        await _follow(stream, timeline, fault, pace)
         await _finish(fault)
     return await _settled(settings, scenario, window, stage, pace)
 
@@ -116,13 +121,16 @@ async def _line(
 
 
 async def _follow(
-    watcher: Watcher, timeline: Timeline, fault: asyncio.Task[None], pace: Pace
+    stream: AsyncIterator[Event | None],
+    timeline: Timeline,
+    fault: asyncio.Task[None],
+    pace: Pace,
 ) -> None:
     """Until every iteration of the lines ended and the fault is over, plus `after_s`. An
     iteration that opens meanwhile (a line a refused candidate left degraded asks again after
     its retry pause) is followed to its end too, or it would be counted unfinished."""
     started, ended_at = time.monotonic(), None
-    async for event in watcher.events():
+    async for event in stream:
         if event is not None and not isinstance(event, Submitted):
             timeline.add(event)
         now = time.monotonic()
