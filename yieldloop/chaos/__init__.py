@@ -137,7 +137,17 @@ def main(args: argparse.Namespace) -> int:
     bootstrap_models(settings)
     with Fleet(log_dir=out / "logs") as fleet:
         print(f"services ready in {fleet.start():.1f} s; {len(scenarios)} scenarios")
-        rows = merge(asyncio.run(run_all(settings, fleet, scenarios, Pace(rate=args.rate), print)))
+        rows = merge(
+            asyncio.run(
+                run_all(
+                    settings,
+                    fleet,
+                    scenarios,
+                    Pace(rate=args.rate, steady_rate=args.steady_rate),
+                    print,
+                )
+            )
+        )
     took = time.monotonic() - began
     write(out, rows, took)
     print(table(rows))
@@ -163,6 +173,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--quick", action="store_true", help="one round of every scenario")
     p.add_argument("--rounds", type=int, default=3, help="rounds of the random kills (default 3)")
-    p.add_argument("--rate", type=float, default=200.0, help="parts per second (default 200)")
+    p.add_argument(
+        "--rate", type=float, default=200.0, help="parts per second until a line drops (200)"
+    )
+    p.add_argument(
+        "--steady-rate",
+        type=float,
+        default=50.0,
+        help="parts per second once the line asked for an iteration (50)",
+    )
     p.add_argument("--only", nargs="*", metavar="TEXT", help="scenarios whose name contains TEXT")
     p.set_defaults(run=main)

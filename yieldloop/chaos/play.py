@@ -31,7 +31,11 @@ from yieldloop.watch import Watcher
 
 @dataclass(frozen=True)
 class Pace:
-    rate: float = 200.0  # parts per second
+    rate: float = 200.0  # parts per second until the line asks for an iteration
+    # ... then this: the fault still meets a running line, and the training that follows is not
+    # starved of the machine by a line it does not need (a refused candidate is not retried
+    # within the scenario: the retry pause outlasts it)
+    steady_rate: float = 50.0
     warmup_s: float = 2.0  # clean parts before the drift (a baseline needs 100, a window 29)
     after_s: float = 2.0  # parts judged once the iteration ended
     timeout_s: float = 240.0  # the iteration must have ended by then
@@ -96,7 +100,7 @@ async def play(
         stream = watcher.events()
         stop = asyncio.Event()
         feeding = [
-            asyncio.create_task(_line(settings, line, pace, stop, seed + i))
+            asyncio.create_task(_line(settings, line, pace, stop, seed + i, timeline))
             for i, line in enumerate(lines)
         ]
         fault = asyncio.create_task(scenario.fault.during(stage))
@@ -112,12 +116,37 @@ async def play(
 
 
 async def _line(
-    settings: CommonSettings, line: str, pace: Pace, stop: asyncio.Event, seed: int
+    settings: CommonSettings,
+    line: str,
+    pace: Pace,
+    stop: asyncio.Event,
+    seed: int,
+    timeline: Timeline,
 ) -> None:
+    """At `rate` until the line asked for an iteration (or the scenario ends), then at
+    `steady_rate` until `stop`: one source, so the parts go on where they were."""
     source = demo_items(seed=seed, drift_after=int(pace.rate * pace.warmup_s))
-    await produce(
-        settings, source=source, line_id=line, rate=pace.rate, count=None, truth=None, stop=stop
-    )
+    asked = asyncio.Event()
+    watches = [
+        asyncio.create_task(timeline.wait_for(lambda: timeline.asked(line))),
+        asyncio.create_task(stop.wait()),
+    ]
+    for watch in watches:
+        watch.add_done_callback(lambda _: asked.set())
+    try:
+        for rate, until in ((pace.rate, asked), (pace.steady_rate, stop)):
+            await produce(
+                settings,
+                source=source,
+                line_id=line,
+                rate=rate,
+                count=None,
+                truth=None,
+                stop=until,
+            )
+    finally:
+        for watch in watches:
+            watch.cancel()
 
 
 async def _follow(

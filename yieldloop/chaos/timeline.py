@@ -43,6 +43,11 @@ class Timeline:
             await self.changed.wait()
         return event
 
+    def asked(self, line: str) -> Event | None:
+        """The line's first request for an iteration, or its drop queued behind another's."""
+        kinds = (RetrainRequested, RetrainQueued)
+        return next((e for e in self.events if isinstance(e, kinds) and e.line_id == line), None)
+
     def iterations(self) -> set[str]:
         return {e.iteration_id for e in self.of(RetrainRequested)}
 
