@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -16,8 +17,14 @@ class Coordination(Protocol):
     async def mark_done(self, key: str) -> None: ...
     async def set_status(self, job: str, status: dict[str, object]) -> None: ...
     async def status(self, job: str) -> dict[str, object] | None: ...
-    async def save_checkpoint(self, name: str, state: dict[str, Any]) -> None: ...
-    async def checkpoint(self, name: str) -> dict[str, Any] | None: ...
+    async def save_checkpoint(
+        self, name: str, state: dict[str, Any], parts: Mapping[str, Any] | None = None
+    ) -> None:
+        """`state` replaces the last one; each of `parts` replaces its namesake and the others
+        are kept, all in one step (a crash leaves the old checkpoint or the new one)."""
+
+    async def checkpoint(self, name: str) -> dict[str, Any] | None:
+        """The last state, with every part saved so far under `parts`."""
 
 
 class RedisCoordination:
@@ -47,12 +54,23 @@ class RedisCoordination:
         raw = await self.client.get(f"{PREFIX}job:{job}")
         return None if raw is None else dict(json.loads(raw))
 
-    async def save_checkpoint(self, name: str, state: dict[str, Any]) -> None:
-        await self.client.set(f"{PREFIX}checkpoint:{name}", json.dumps(state))
+    async def save_checkpoint(
+        self, name: str, state: dict[str, Any], parts: Mapping[str, Any] | None = None
+    ) -> None:
+        key = f"{PREFIX}checkpoint:{name}"
+        async with self.client.pipeline(transaction=True) as tx:
+            tx.set(key, json.dumps(state))
+            if parts:
+                tx.hset(f"{key}:parts", mapping={k: json.dumps(v) for k, v in parts.items()})
+            await tx.execute()
 
     async def checkpoint(self, name: str) -> dict[str, Any] | None:
-        raw = await self.client.get(f"{PREFIX}checkpoint:{name}")
-        return None if raw is None else dict(json.loads(raw))
+        key = f"{PREFIX}checkpoint:{name}"
+        async with self.client.pipeline(transaction=True) as tx:
+            tx.get(key)
+            tx.hgetall(f"{key}:parts")
+            raw, parts = await tx.execute()
+        return None if raw is None else _with_parts(raw, parts)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -63,6 +81,7 @@ class InMemoryCoordination:
         self.done: set[str] = set()
         self.jobs: dict[str, dict[str, object]] = {}
         self.checkpoints: dict[str, str] = {}
+        self.parts: dict[str, dict[str, str]] = {}
 
     async def ping(self) -> bool:
         return True
@@ -79,9 +98,16 @@ class InMemoryCoordination:
     async def status(self, job: str) -> dict[str, object] | None:
         return self.jobs.get(job)
 
-    async def save_checkpoint(self, name: str, state: dict[str, Any]) -> None:
+    async def save_checkpoint(
+        self, name: str, state: dict[str, Any], parts: Mapping[str, Any] | None = None
+    ) -> None:
         self.checkpoints[name] = json.dumps(state)  # kept as text, as Redis would
+        self.parts.setdefault(name, {}).update({k: json.dumps(v) for k, v in (parts or {}).items()})
 
     async def checkpoint(self, name: str) -> dict[str, Any] | None:
         raw = self.checkpoints.get(name)
-        return None if raw is None else dict(json.loads(raw))
+        return None if raw is None else _with_parts(raw, self.parts.get(name, {}))
+
+
+def _with_parts(raw: str, parts: Mapping[str, str]) -> dict[str, Any]:
+    return {**json.loads(raw), "parts": {k: json.loads(v) for k, v in parts.items()}}

@@ -32,7 +32,7 @@ from services.common.kafka import Record
 from services.common.retry import POISON
 from services.monitor.bootstrap import Monitor
 from services.monitor.domain import Trigger, WindowHealth
-from services.monitor.state import MonitorState, Wait
+from services.monitor.state import MonitorState, Wait, changed_lines, head, loaded
 
 PRODUCER = "monitor"
 CHECKPOINT = "monitor"
@@ -41,7 +41,7 @@ EVENT_ON = {spec.name: spec.event for spec in CATALOG}
 
 async def restore(m: Monitor) -> None:
     """Resume where the last checkpoint left off (before any record is fetched)."""
-    m.saved = await m.coordination.checkpoint(CHECKPOINT)
+    m.saved = loaded(await m.coordination.checkpoint(CHECKPOINT))
     m.state = MonitorState.restore(m.config.policy(), m.saved)
 
 
@@ -307,12 +307,15 @@ async def flush(m: Monitor) -> None:
     m.state.outbox.clear()
     m.saved = {**(m.saved or {}), "outbox": []}  # what a failed batch goes back to
     if pipeline:
-        await m.coordination.save_checkpoint(CHECKPOINT, m.saved)
+        await m.coordination.save_checkpoint(CHECKPOINT, head(m.saved))
 
 
 async def save(m: Monitor) -> None:
-    m.saved = m.state.checkpoint()
-    await m.coordination.save_checkpoint(CHECKPOINT, m.saved)
+    """Written before anything is published; only then is it what a failed batch goes back to
+    (before that, the batch is applied again from the last one, as after a crash)."""
+    saved = m.state.checkpoint()
+    await m.coordination.save_checkpoint(CHECKPOINT, head(saved), changed_lines(saved, m.saved))
+    m.saved = saved
 
 
 def yield_reported(event: PredictionMade, health: WindowHealth, *, at: datetime) -> YieldReported:

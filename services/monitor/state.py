@@ -69,9 +69,11 @@ class MonitorState:
 
     @classmethod
     def restore(cls, policy: MonitorPolicy, saved: Checkpoint | None) -> MonitorState:
+        """The state as checkpointed; each line keeps the snapshot it came from until it
+        changes, so it is not written again meanwhile."""
         if not saved:
             return cls(policy)
-        return cls(
+        state = cls(
             policy,
             lines={
                 k: LineMonitor.restore(policy, snap, load_ref) for k, snap in saved["lines"].items()
@@ -80,3 +82,26 @@ class MonitorState:
             offsets={k: int(v) for k, v in saved["offsets"].items()},
             outbox=[decode_any(text) for text in saved["outbox"]],
         )
+        for k, snap in saved["lines"].items():
+            state._snapshots[k] = (state.lines[k].changes, snap)
+        return state
+
+
+def head(saved: Checkpoint) -> Checkpoint:
+    """All of a checkpoint but the lines, which are written each on its own."""
+    return {k: v for k, v in saved.items() if k != "lines"}
+
+
+def changed_lines(saved: Checkpoint, before: Checkpoint | None) -> dict[str, Snapshot]:
+    """The lines whose snapshot is not the one written before (a line that saw nothing since
+    keeps its snapshot object): a plant's many quiet lines cost nothing per batch."""
+    kept = before["lines"] if before else {}
+    return {k: snap for k, snap in saved["lines"].items() if kept.get(k) is not snap}
+
+
+def loaded(raw: Checkpoint | None) -> Checkpoint | None:
+    """A checkpoint read back: each line from its own part (an older one held them inline)."""
+    if raw is None:
+        return None
+    parts = raw.pop("parts", {})
+    return {**raw, "lines": {**raw.get("lines", {}), **parts}}

@@ -67,8 +67,21 @@ async def test_a_checkpoint_is_kept_whole(coordination: Coordination) -> None:
     name = fresh("monitor")
     assert await coordination.checkpoint(name) is None
     await coordination.save_checkpoint(name, {"offsets": {"t/0": 12}, "lines": {}})
-    assert await coordination.checkpoint(name) == {"offsets": {"t/0": 12}, "lines": {}}
+    assert await coordination.checkpoint(name) == {"offsets": {"t/0": 12}, "lines": {}, "parts": {}}
     assert await coordination.ping()
+
+
+async def test_a_checkpoint_keeps_every_part_until_it_is_written_again(
+    coordination: Coordination,
+) -> None:
+    name = fresh("monitor")
+    await coordination.save_checkpoint(name, {"offsets": {"t/0": 1}}, {"a": [1], "b": {"x": 2}})
+    await coordination.save_checkpoint(name, {"offsets": {"t/0": 5}}, {"b": {"x": 3}})
+    await coordination.save_checkpoint(name, {"offsets": {"t/0": 9}})
+    assert await coordination.checkpoint(name) == {
+        "offsets": {"t/0": 9},
+        "parts": {"a": [1], "b": {"x": 3}},
+    }
 
 
 async def test_job_status_is_kept(coordination: Coordination) -> None:

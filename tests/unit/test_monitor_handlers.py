@@ -5,7 +5,7 @@ the checkpoint without a second trigger."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -361,10 +361,12 @@ class DownCheckpoints(InMemoryCoordination):
 
     down = False
 
-    async def save_checkpoint(self, name: str, state: dict[str, Any]) -> None:
+    async def save_checkpoint(
+        self, name: str, state: dict[str, Any], parts: Mapping[str, Any] | None = None
+    ) -> None:
         if self.down:
             raise ConnectionError("redis went away")
-        await super().save_checkpoint(name, state)
+        await super().save_checkpoint(name, state, parts)
 
 
 def test_a_request_derived_again_goes_out_as_it_was_recorded(plant: Plant) -> None:
@@ -400,6 +402,49 @@ def test_a_checkpoint_dumps_again_only_the_lines_that_changed(plant: Plant) -> N
     assert second["lines"]["line-8"]["counts"][0] == first["lines"]["line-8"]["counts"][0] + 5
     fresh = MonitorState.restore(m.state.policy, second).checkpoint()
     assert fresh == second
+
+
+class CountedCheckpoints(InMemoryCoordination):
+    """Which lines each checkpoint wrote."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[set[str]] = []
+
+    async def save_checkpoint(
+        self, name: str, state: dict[str, Any], parts: Mapping[str, Any] | None = None
+    ) -> None:
+        assert "lines" not in state  # each line is a part of its own
+        self.written.append(set(parts or {}))
+        await super().save_checkpoint(name, state, parts)
+
+
+def test_a_checkpoint_writes_only_the_lines_that_changed_and_restores_whole(plant: Plant) -> None:
+    plant.coordination = counted = CountedCheckpoints()
+    m = plant.monitor()
+    for k in range(5):
+        feed(plant, m, f"line-{k}", ["OK"] * 30)
+    counted.written.clear()
+    feed(plant, m, "line-3", ["NG"] * 20)
+    asyncio.run(handlers.tick(m))
+
+    assert counted.written and set().union(*counted.written) == {"line-3"}
+    restarted = plant.monitor()
+    assert restarted.state.checkpoint() == m.state.checkpoint()
+    counted.written.clear()
+    feed(plant, restarted, "line-1", ["OK"] * 3)
+    assert set().union(*counted.written) == {"line-1"}  # the restored lines are not written again
+
+
+def test_a_checkpoint_that_held_its_lines_inline_still_restores(plant: Plant) -> None:
+    m = plant.monitor()
+    feed(plant, m, "line-7", ["OK"] * 60 + ["NG"] * 10)
+    whole = m.state.checkpoint()
+    plant.coordination = InMemoryCoordination()
+    asyncio.run(plant.coordination.save_checkpoint(handlers.CHECKPOINT, whole))
+
+    restarted = plant.monitor()
+    assert restarted.state.checkpoint() == whole
 
 
 def test_a_trigger_says_what_each_sample_was_served(plant: Plant) -> None:
