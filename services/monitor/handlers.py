@@ -41,8 +41,12 @@ EVENT_ON = {spec.name: spec.event for spec in CATALOG}
 
 async def restore(m: Monitor) -> None:
     """Resume where the last checkpoint left off (before any record is fetched)."""
-    m.saved = loaded(await m.coordination.checkpoint(CHECKPOINT))
+    raw = await m.coordination.checkpoint(CHECKPOINT)
+    inline = bool(raw and raw.get("lines"))
+    m.saved = loaded(raw)
     m.state = MonitorState.restore(m.config.policy(), m.saved)
+    if inline and m.saved is not None:  # an older checkpoint: its lines become parts now
+        await m.coordination.save_checkpoint(CHECKPOINT, head(m.saved), m.saved["lines"])
 
 
 async def resume(m: Monitor) -> None:

@@ -445,6 +445,10 @@ def test_a_checkpoint_that_held_its_lines_inline_still_restores(plant: Plant) ->
 
     restarted = plant.monitor()
     assert restarted.state.checkpoint() == whole
+    feed(plant, restarted, "line-8", ["OK"] * 5)
+    again = plant.monitor()  # the inline lines were written as parts of their own
+    assert again.state.checkpoint()["lines"].keys() == {"line-7", "line-8"}
+    assert again.state.checkpoint() == restarted.state.checkpoint()
 
 
 def test_a_trigger_says_what_each_sample_was_served(plant: Plant) -> None:
