@@ -77,8 +77,8 @@ def measure(settings: CommonSettings, images: int) -> dict[str, float]:
         monitor = load_settings(MonitorSettings).monitor
         figures["monitor_per_s"] = asyncio.run(monitor_per_s(settings.kafka_bootstrap, monitor))
     say("MLflow footprint")
-    figures["mlflow_rss_mb_jobs_on"] = mlflow_rss_mb(jobs=True, port=45100)
-    figures["mlflow_rss_mb_jobs_off"] = mlflow_rss_mb(jobs=False, port=45101)
+    figures["mlflow_rss_mb_jobs_on"] = mlflow_rss_mb(jobs=True, port=14100)
+    figures["mlflow_rss_mb_jobs_off"] = mlflow_rss_mb(jobs=False, port=14101)
     return ratios(figures)
 
 
