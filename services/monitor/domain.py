@@ -10,7 +10,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from services.monitor.signals import (
     PRIORITY,
@@ -116,8 +116,10 @@ class Verdict(Generic[Ref]):
 _QUIET: Verdict[Any] = Verdict(report=None, trigger=None)  # most predictions: nothing to say
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen(Generic[Ref]):
+class _Seen(NamedTuple, Generic[Ref]):
+    """One prediction in the window: made for each, so a tuple (a frozen dataclass sets each
+    field through object.__setattr__)."""
+
     ref: Ref
     label: str
     confidence: float

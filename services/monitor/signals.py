@@ -111,6 +111,8 @@ class Reference:
         if self.confidence.n < self.size:
             self.confidence.add(confidence)
             self.low.add(float(low))
+        if features.keys() <= self._ready.keys():  # every feature learned: the usual case
+            return
         for name, value in features.items():
             if name in self._ready:
                 continue
