@@ -10,7 +10,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from services.monitor.signals import (
     PRIORITY,
@@ -113,8 +113,13 @@ class Verdict(Generic[Ref]):
     trigger: Trigger[Ref] | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen(Generic[Ref]):
+_QUIET: Verdict[Any] = Verdict(report=None, trigger=None)  # most predictions: nothing to say
+
+
+class _Seen(NamedTuple, Generic[Ref]):
+    """One prediction in the window: made for each, so a tuple (a frozen dataclass sets each
+    field through object.__setattr__)."""
+
     ref: Ref
     label: str
     confidence: float
@@ -147,9 +152,9 @@ class Window(Generic[Ref]):
 
     def push(self, seen: _Seen[Ref]) -> None:
         if len(self.seen) == self.size:
-            self._count(self.seen.popleft(), -1)
+            self._remove(self.seen.popleft())
         self.seen.append(seen)
-        self._count(seen, 1)
+        self._add(seen)
         self._until_recount -= 1
         if not self._until_recount:  # float sums drift as values come and go: start them afresh
             self._recount()
@@ -174,21 +179,34 @@ class Window(Generic[Ref]):
             k: total / self.featured[k] for k, total in self.features.items() if self.featured[k]
         }
 
-    def _count(self, seen: _Seen[Ref], sign: int) -> None:
-        self.labels[seen.label] += sign
-        self.confidence += sign * seen.confidence
+    def _add(self, seen: _Seen[Ref]) -> None:
+        self.labels[seen.label] += 1
+        self.confidence += seen.confidence
         if seen.confidence < self.low_below:
-            self.low += sign
+            self.low += 1
         sums, featured = self.features, self.featured
         for name, value in seen.features.items():
-            sums[name] = sums.get(name, 0.0) + sign * value
-            featured[name] = featured.get(name, 0) + sign
+            if name in sums:
+                sums[name] += value
+                featured[name] += 1
+            else:
+                sums[name], featured[name] = 0.0 + value, 1
+
+    def _remove(self, seen: _Seen[Ref]) -> None:
+        self.labels[seen.label] -= 1
+        self.confidence -= seen.confidence
+        if seen.confidence < self.low_below:
+            self.low -= 1
+        sums, featured = self.features, self.featured
+        for name, value in seen.features.items():
+            sums[name] -= value
+            featured[name] -= 1
 
     def _recount(self) -> None:
         self.labels, self.confidence, self.low = Counter(), 0.0, 0
         self.features, self.featured = {}, {}
         for seen in self.seen:
-            self._count(seen, 1)
+            self._add(seen)
         self._until_recount = self.size
 
 
@@ -252,10 +270,13 @@ class LineMonitor(Generic[Ref]):
         seen = _Seen(ref, label, confidence, features or {})
         self._window.push(seen)
         trigger = self._advance(seen)
-        if self._state in (LineState.WARMING, LineState.HEALTHY):
+        if self._state is LineState.HEALTHY or self._state is LineState.WARMING:
             low = confidence < self._policy.low_confidence
-            self._reference.learn(label, confidence, low, features or {})
-        return Verdict(report=self._report_if_due(), trigger=trigger)
+            self._reference.learn(label, confidence, low, seen.features)
+        report = self._report_if_due()
+        if report is None and trigger is None:
+            return _QUIET
+        return Verdict(report=report, trigger=trigger)
 
     def labelled(self, item: str, *, correct: bool) -> None:
         """A person labelled an item of this line: was the label it was served right?"""
@@ -415,7 +436,7 @@ class LineMonitor(Generic[Ref]):
             mean, low = window.mean_confidence, window.low_share
             readings.append(confidence_reading(mean, low, ref, p.signals, p.recover_margin))
         if Signal.INPUT in enabled and ref.features:
-            found = input_reading(window.feature_means(), ref.ready_features(), p.signals)
+            found = input_reading(window.features, window.featured, ref.ready_features(), p.signals)
             readings += [found] if found is not None else []
         return readings
 
@@ -448,7 +469,9 @@ class LineMonitor(Generic[Ref]):
         shift = (
             total_variation(window.labels, reference.labels) if self.baseline is not None else 0.0
         )
-        moved = input_reading(window.feature_means(), reference.ready_features(), policy.signals)
+        moved = input_reading(
+            window.features, window.featured, reference.ready_features(), policy.signals
+        )
         return WindowHealth(
             window_size=len(window),
             yield_rate=self._yield(),

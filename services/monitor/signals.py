@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 # A feature whose reference barely moves (a background that is always black) would make any
 # flicker look like a shift: its spread counts as at least this much.
@@ -45,14 +45,22 @@ class SignalPolicy:
             raise ValueError("input_recover_margin must be below input_shift")
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
+    """Read for every prediction, and almost always thrown away: cheap to build, its reason
+    written out only when asked for."""
+
     signal: Signal
     value: float
     limit: float
     out: bool  # beyond the limit now
     recovered: bool  # inside the limit by the hysteresis margin
-    says: str  # how the reason for a trigger reads, e.g. "yield 0.400 below 0.700"
+    template: str  # the reason for a trigger, filled with `args`
+    args: tuple[Any, ...]
+
+    @property
+    def says(self) -> str:
+        """How the reason for a trigger reads, e.g. "yield 0.400 below 0.700"."""
+        return self.template.format(*self.args)
 
 
 @dataclass
@@ -103,6 +111,8 @@ class Reference:
         if self.confidence.n < self.size:
             self.confidence.add(confidence)
             self.low.add(float(low))
+        if features.keys() <= self._ready.keys():  # every feature learned: the usual case
+            return
         for name, value in features.items():
             if name in self._ready:
                 continue
@@ -152,7 +162,8 @@ def yield_reading(rate: float, threshold: float, margin: float) -> Reading:
         threshold,
         out=rate < threshold,
         recovered=rate >= threshold + margin,
-        says=f"yield {rate:.3f} below {threshold:.3f}",
+        template="yield {:.3f} below {:.3f}",
+        args=(rate, threshold),
     )
 
 
@@ -164,7 +175,8 @@ def mix_reading(labels: Counter[str], ref: Reference, limit: float, margin: floa
         limit,
         out=shift > limit,
         recovered=shift <= limit - margin,
-        says=f"label mix shift {shift:.3f} above {limit:.3f}",
+        template="label mix shift {:.3f} above {:.3f}",
+        args=(shift, limit),
     )
 
 
@@ -174,40 +186,46 @@ def confidence_reading(
     """The window's mean confidence and low-confidence share against the reference's."""
     floor, ceiling = ref.confidence.mean - p.confidence_drop, ref.low.mean + p.low_confidence_rise
     fell, rose = mean < floor, low > ceiling
-    says = (
-        f"low-confidence share {low:.3f} above {ceiling:.3f}"
-        if rose and not fell
-        else f"mean confidence {mean:.3f} below {floor:.3f}"
-    )
+    value, limit = (low, ceiling) if rose and not fell else (mean, floor)
     return Reading(
         Signal.CONFIDENCE,
-        low if rose and not fell else mean,
-        ceiling if rose and not fell else floor,
+        value,
+        limit,
         out=fell or rose,
         recovered=mean >= floor + margin and low <= ceiling - margin,
-        says=says,
+        template=(
+            "low-confidence share {:.3f} above {:.3f}"
+            if rose and not fell
+            else "mean confidence {:.3f} below {:.3f}"
+        ),
+        args=(value, limit),
     )
 
 
 def input_reading(
-    means: Mapping[str, float], reference: Mapping[str, tuple[float, float]], p: SignalPolicy
+    sums: Mapping[str, float],
+    counts: Mapping[str, int],
+    reference: Mapping[str, tuple[float, float]],
+    p: SignalPolicy,
 ) -> Reading | None:
-    """The feature whose window mean moved furthest from its reference (mean and spread per
-    feature), in reference spreads."""
-    shifts = {
-        name: abs(means[name] - mean) / spread
-        for name, (mean, spread) in reference.items()
-        if name in means
-    }
-    if not shifts:
+    """The feature whose window mean (its sum over how many carry it) moved furthest from its
+    reference (mean and spread per feature), in reference spreads; the first of equals."""
+    name: str | None = None
+    shift = 0.0
+    for candidate, (mean, spread) in reference.items():
+        n = counts.get(candidate)
+        if n:
+            moved = abs(sums[candidate] / n - mean) / spread
+            if name is None or moved > shift:
+                name, shift = candidate, moved
+    if name is None:
         return None
-    name = max(shifts, key=lambda k: shifts[k])
-    shift = shifts[name]
     return Reading(
         Signal.INPUT,
         shift,
         p.input_shift,
         out=shift > p.input_shift,
         recovered=shift <= p.input_shift - p.input_recover_margin,
-        says=f"input shift {shift:.2f} spreads ({name}) above {p.input_shift:g}",
+        template="input shift {:.2f} spreads ({}) above {:g}",
+        args=(shift, name, p.input_shift),
     )
