@@ -1,5 +1,6 @@
 """The monitor service's throughput: predictions sent at full speed to a healthy line, timed
-until its YieldReported for the last of them, commits and publishes included."""
+until its YieldReported for the last of them, commits and publishes included. The clock starts
+once the monitor has caught up with what the inference benches sent before."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import time
 import uuid
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas import ImageRef, PredictionMade, YieldReported, codec, topic_for
 from services.common.image_stats import image_stats
 from services.common.images import decode_image, encode_png
+from services.monitor.app import GROUP
 from services.monitor.config import MonitorConfig
 from services.monitor.domain import LineMonitor
 from yieldloop.demo_line import DemoLine
@@ -70,6 +73,7 @@ async def monitor_per_s(bootstrap: str, config: MonitorConfig, n: int = 20_000) 
             await consumer.getmany(timeout_ms=100)
         for tp in consumer.assignment():
             await consumer.position(tp)
+        await caught_up(bootstrap)
         started = time.perf_counter()
         sent = [await producer.send(topic_for(PredictionMade), b, key=k) for b, k in bodies]
         await asyncio.gather(*sent)
@@ -78,6 +82,28 @@ async def monitor_per_s(bootstrap: str, config: MonitorConfig, n: int = 20_000) 
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+async def caught_up(bootstrap: str, timeout_s: float = 300) -> None:
+    """Until the monitor's group has committed the end of the predictions topic."""
+    topic = topic_for(PredictionMade)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    ends = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await ends.start()
+    try:
+        await ends.topics()  # the metadata of every topic
+        partitions = [TopicPartition(topic, p) for p in ends.partitions_for_topic(topic) or ()]
+        async with asyncio.timeout(timeout_s):
+            while True:
+                last = await ends.end_offsets(partitions)
+                done = await admin.list_consumer_group_offsets(GROUP, partitions=partitions)
+                if all(tp in done and done[tp].offset >= end for tp, end in last.items()):
+                    return
+                await asyncio.sleep(0.5)
+    finally:
+        await ends.stop()
+        await admin.close()
 
 
 async def _reports(consumer: AIOKafkaConsumer, line: str, expected: int) -> None:

@@ -105,7 +105,7 @@ class _predictions:
 
 
 async def _count(consumer: AIOKafkaConsumer, line: str, expected: int) -> None:
-    needle, seen = f'"line_id":"{line}"'.encode(), set()
+    needle, seen = f'"line_id":"{line}"'.encode(), set[bytes]()
     async with asyncio.timeout(300):
         while len(seen) < expected:
             for records in (await consumer.getmany(timeout_ms=200)).values():
