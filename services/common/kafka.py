@@ -58,7 +58,6 @@ def make_broker(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        max_batch_size=524_288,  # a batch of predictions in one request; below the broker limit
         security=security(settings),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         allow_auto_create_topics=False,

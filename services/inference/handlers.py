@@ -102,10 +102,13 @@ def unpack(
 
 
 async def judged(arrived: list[Arrived], svc: Inference) -> list[PredictionMade]:
-    """Judged and stored off the loop."""
+    """Store and judge side by side off the loop."""
     arrived = await asyncio.to_thread(at_serving_size, arrived, svc)
     pixels = np.stack([a.pixels for a in arrived])
-    model, verdicts, kept = await judge(pixels, [a.data for a in arrived], "stream", svc)
+    (model, verdicts), kept = await asyncio.gather(
+        judge(pixels, "stream", svc),
+        asyncio.to_thread(kept_with_stats, [a.data for a in arrived], pixels, svc),
+    )
     return [
         prediction(
             a.event.line_id,
@@ -171,10 +174,13 @@ def decode_members(
 
 
 async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
-    """Uploads judged in one forward and stored, and reported like images from the
+    """Uploads judged in one forward while they are stored, and reported like images from the
     line."""
     pixels = np.stack([px for _, px, _ in uploads])
-    model, verdicts, kept = await judge(pixels, [data for _, _, data in uploads], "rest", svc)
+    (model, verdicts), kept = await asyncio.gather(
+        judge(pixels, "rest", svc),
+        asyncio.to_thread(kept_with_stats, [data for _, _, data in uploads], pixels, svc),
+    )
     line = svc.config.rest_line_id
     await svc.publish.all(
         [
@@ -291,26 +297,16 @@ async def report_deployed(
     return "done"
 
 
-Kept = list[tuple[ImageRef, dict[str, float]]]  # each image stored, and its statistics
-
-
 async def judge(
-    images: np.ndarray, data: list[bytes], source: str, svc: Inference
-) -> tuple[LoadedModel, list[tuple[str, float]], Kept]:
-    """The serving model's verdicts, and each image stored: one trip off the event loop (a
-    second thread would only wait for the first one's hold on the interpreter)."""
+    images: np.ndarray, source: str, svc: Inference
+) -> tuple[LoadedModel, list[tuple[str, float]]]:
+    """The serving model's verdicts, off the event loop, timed and counted."""
     model = svc.model  # read once: a swap meanwhile does not split the batch between models
-    return model, *await asyncio.to_thread(judged_and_kept, model, images, data, source, svc)
-
-
-def judged_and_kept(
-    model: LoadedModel, images: np.ndarray, data: list[bytes], source: str, svc: Inference
-) -> tuple[list[tuple[str, float]], Kept]:
     with svc.metrics.judge_seconds.labels(source).time():
-        verdicts = model.classify(images)
+        verdicts = await asyncio.to_thread(model.classify, images)
     for label, _ in verdicts:
         svc.metrics.predictions.labels(source, label).inc()
-    return verdicts, kept_with_stats(data, images, svc)
+    return model, verdicts
 
 
 def decode(data: bytes, svc: Inference) -> np.ndarray:
@@ -341,7 +337,9 @@ def rounded(stats: dict[str, float]) -> dict[str, float]:
     return {name: round(value, 5) for name, value in stats.items()}
 
 
-def kept_with_stats(images: list[bytes], pixels: np.ndarray, svc: Inference) -> Kept:
+def kept_with_stats(
+    images: list[bytes], pixels: np.ndarray, svc: Inference
+) -> list[tuple[ImageRef, dict[str, float]]]:
     """Each image stored, with the statistics of the pixels the model judged."""
     stats = batch_stats(pixels)
     return [(stored(data, svc), rounded(s)) for data, s in zip(images, stats, strict=True)]
