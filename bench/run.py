@@ -1,5 +1,6 @@
 """`make bench`: every figure measured side by side in one run, on the bench's own stack, printed
-as one table and written to bench/results/latest.json.
+as one table and written to bench/results/latest.json. Throughputs are the median of several
+timed runs, each of which is kept in the JSON under `runs`.
 
 Run: python -m bench.run [--images N]"""
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.footprint import mlflow_rss_mb
@@ -31,21 +34,35 @@ from yieldloop.fleet import Fleet
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 WARM_UP = 300  # images through a path before it is timed
+# A throughput is timed this many times and its median reported: one run of a few seconds on a
+# shared 2-core machine can be off by a factor of two. Each run's figure goes to the JSON too.
+REPEATS = 5
 
 
 def say(step: str) -> None:
     print(f"bench: {step}...", file=sys.stderr, flush=True)
 
 
-def measure(settings: CommonSettings, images: int) -> dict[str, float]:
+class Figures(dict[str, float]):
+    """Each figure by its key; a throughput timed several times keeps every run's figure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: dict[str, list[float]] = {}
+
+    def median_of(self, key: str, run: Callable[[], float], times: int) -> None:
+        self.runs[key] = [run() for _ in range(times)]
+        self[key] = statistics.median(self.runs[key])
+
+
+def measure(settings: CommonSettings, images: int) -> Figures:
     model = load_alias(registry_from(settings), settings.mlflow.model_name)
     pngs = demo_pngs(images)
     say("forward and decode + forward")
-    figures: dict[str, float] = {
-        "forward_per_s": forward_per_s(model, pngs),
-        "decode_forward_per_s": decode_forward_per_s(model, pngs),
-        "single_forward_ms": single_forward_ms(model, pngs[0]),
-    }
+    figures = Figures()
+    figures.median_of("forward_per_s", lambda: forward_per_s(model, pngs), 3)
+    figures.median_of("decode_forward_per_s", lambda: decode_forward_per_s(model, pngs), 3)
+    figures["single_forward_ms"] = single_forward_ms(model, pngs[0])
     with Fleet(log_dir=log_dir()) as fleet:
         fleet.launch("inference")
         fleet.wait_ready("inference")
@@ -53,7 +70,11 @@ def measure(settings: CommonSettings, images: int) -> dict[str, float]:
         asyncio.run(
             kafka_per_s(settings, pngs[:WARM_UP])
         )  # the group joined, the first batches run
-        figures["kafka_per_s"] = asyncio.run(kafka_per_s(settings, pngs))
+
+        def kafka() -> float:
+            return asyncio.run(kafka_per_s(settings, pngs))
+
+        figures.median_of("kafka_per_s", kafka, REPEATS)
         say("REST, sequential")
         figures["http_sequential_per_s"], latencies = http_sequential(
             fleet.inference_url, pngs[:500]
@@ -69,22 +90,26 @@ def measure(settings: CommonSettings, images: int) -> dict[str, float]:
         say("two replicas")
         with fleet.replica(2):
             asyncio.run(kafka_per_s(settings, pngs[:WARM_UP]))
-            figures["two_replicas_kafka_per_s"] = asyncio.run(kafka_per_s(settings, pngs))
+            figures.median_of("two_replicas_kafka_per_s", kafka, REPEATS)
         say("monitor")
         fleet.daemons["inference"].stop()
         fleet.launch("monitor")
         fleet.wait_ready("monitor")
         monitor = load_settings(MonitorSettings).monitor
-        figures["monitor_per_s"] = asyncio.run(monitor_per_s(settings.kafka_bootstrap, monitor))
+        figures.median_of(
+            "monitor_per_s",
+            lambda: asyncio.run(monitor_per_s(settings.kafka_bootstrap, monitor)),
+            REPEATS,
+        )
     say("MLflow footprint")
     figures["mlflow_rss_mb_jobs_on"] = mlflow_rss_mb(jobs=True, port=14100)
     figures["mlflow_rss_mb_jobs_off"] = mlflow_rss_mb(jobs=False, port=14101)
-    return ratios(figures)
+    figures.update(ratios(figures))
+    return figures
 
 
 def ratios(f: dict[str, float]) -> dict[str, float]:
     return {
-        **f,
         "kafka_over_decode_forward": f["kafka_per_s"] / f["decode_forward_per_s"],
         "kafka_over_http_sequential": f["kafka_per_s"] / f["http_sequential_per_s"],
         "rest_p50_overhead_ms": f["rest_p50_ms"] - f["single_forward_ms"],
@@ -110,15 +135,18 @@ ROWS = [
 ]
 
 
-def table(f: dict[str, float]) -> str:
-    lines = [f"{'figure':<44} {'value':>12}  unit", "-" * 66]
+def table(f: Figures) -> str:
+    """One row per figure; a median of several runs shows their spread beside it."""
+    lines = [f"{'figure':<44} {'value':>12}  {'unit':<14} runs (min-max)", "-" * 88]
     for label, key, unit in ROWS:
         value = f"{f[key]:,.2f}" if f[key] < 100 else f"{f[key]:,.0f}"
         if key == "rest_p50_ms":
             value = f"{f['rest_p50_ms']:.2f} / {f['rest_p99_ms']:.2f}"
         if key == "mlflow_rss_mb_jobs_off":
             value = f"{f[key]:,.0f} / {f['mlflow_rss_mb_jobs_on']:,.0f}"
-        lines.append(f"{label:<44} {value:>12}  {unit}")
+        runs = f.runs.get(key)
+        spread = f"{len(runs)}: {min(runs):,.0f}-{max(runs):,.0f}" if runs else ""
+        lines.append(f"{label:<44} {value:>12}  {unit:<14} {spread}".rstrip())
     return "\n".join(lines)
 
 
@@ -129,7 +157,9 @@ def main() -> None:
     with running_stack(say=lambda _: None) as settings:
         figures = measure(settings, args.images)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=1))
+    body = {k: round(v, 3) for k, v in figures.items()}
+    runs = {k: [round(v, 3) for v in vs] for k, vs in figures.runs.items()}
+    RESULTS.write_text(json.dumps({**body, "runs": runs}, indent=1))
     print(table(figures))
     print(f"written to {RESULTS}")
 
