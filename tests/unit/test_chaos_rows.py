@@ -79,6 +79,6 @@ def test_a_fault_whose_moment_never_came_is_played_again_and_every_attempt_count
     [row] = asyncio.run(chaos.run_all(None, None, catalog()[:1], Pace(), lambda _: None))  # type: ignore[arg-type]
     assert row.fault_fired and row.runs == 3 and row.iterations == 3 and passed(row)
 
-    played = iter([refused] * 3)
+    played = iter([refused] * chaos.UNFIRED_ATTEMPTS)
     [row] = asyncio.run(chaos.run_all(None, None, catalog()[:1], Pace(), lambda _: None))  # type: ignore[arg-type]
     assert not row.fault_fired and row.runs == chaos.UNFIRED_ATTEMPTS and not passed(row)
