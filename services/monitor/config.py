@@ -29,7 +29,7 @@ class MonitorConfig(Listens):
     accuracy_window: int = Field(100, ge=1)
     iteration_timeout_s: float = Field(1800, gt=0)
     tick_s: float = Field(1.0, gt=0)
-    batch_max: int = Field(500, ge=1)
+    batch_max: int = Field(2000, ge=1)
     batch_wait_ms: int = Field(50, ge=0)
     batch_record_bytes: int = Field(600, ge=1)  # a typical PredictionMade, to size a batch's fetch
     signals: list[Signal] = Field(default_factory=lambda: list(Signal), min_length=1)
