@@ -8,9 +8,10 @@ import asyncio
 import time
 import uuid
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.load import producer_for, send_all
 from schemas import ImageRef, PredictionMade, YieldReported, codec, topic_for
 from services.common.image_stats import image_stats
 from services.common.images import decode_image, encode_png
@@ -66,7 +67,7 @@ async def monitor_per_s(bootstrap: str, config: MonitorConfig, n: int = 20_000) 
         auto_offset_reset="latest",
     )
     await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = producer_for(bootstrap)
     await producer.start()
     try:
         while not consumer.assignment():
@@ -75,8 +76,7 @@ async def monitor_per_s(bootstrap: str, config: MonitorConfig, n: int = 20_000) 
             await consumer.position(tp)
         await caught_up(bootstrap)
         started = time.perf_counter()
-        sent = [await producer.send(topic_for(PredictionMade), b, key=k) for b, k in bodies]
-        await asyncio.gather(*sent)
+        await send_all(producer, topic_for(PredictionMade), bodies)
         await _reports(consumer, line, expected)
         return n / (time.perf_counter() - started)
     finally:

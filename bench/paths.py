@@ -11,8 +11,9 @@ import uuid
 
 import httpx
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
+from bench.load import producer_for, send_all
 from schemas import ImageRef, ImageSubmitted, PredictionMade, codec, topic_for
 from services.common.images import decode_image, encode_png
 from services.common.models import LoadedModel
@@ -66,14 +67,12 @@ async def kafka_per_s(settings: CommonSettings, pngs: list[bytes]) -> float:
     line = f"bench-{uuid.uuid4().hex[:6]}"
     events = submitted(pngs, line)
     async with _predictions(settings) as consumer:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = producer_for(settings.kafka_bootstrap)
         await producer.start()
         try:
             started = time.perf_counter()
-            sent = [
-                await producer.send(topic_for(e), codec.encode(e), key=codec.key(e)) for e in events
-            ]
-            await asyncio.gather(*sent)
+            bodies = [(codec.encode(e), codec.key(e)) for e in events]
+            await send_all(producer, topic_for(ImageSubmitted), bodies)
             await _count(consumer, line, len(events))
             return len(events) / (time.perf_counter() - started)
         finally:
