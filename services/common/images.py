@@ -42,6 +42,22 @@ def decode_image(
     return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
 
 
+def decode_all(
+    images: list[bytes], *, size: int, max_bytes: int, max_pixels: int
+) -> list[np.ndarray | ImageRejected]:
+    """Each image decoded as `decode_image` does, or why it is refused, in order: one call for
+    a batch, so that it can run in another process (a module-level function of bytes)."""
+    decoded: list[np.ndarray | ImageRejected] = []
+    for data in images:
+        try:
+            decoded.append(
+                decode_image(data, size=size, max_bytes=max_bytes, max_pixels=max_pixels)
+            )
+        except ImageRejected as exc:
+            decoded.append(exc)
+    return decoded
+
+
 def _open(data: bytes) -> Image.Image:
     """Identify the format lazily (header only)."""
     try:

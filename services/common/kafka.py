@@ -348,12 +348,16 @@ async def send_batches(producer: AIOKafkaProducer, records: Iterable[Outgoing]) 
     and in order. A record appended to a batch costs the event loop a small part of what a send
     of its own does. What is returned is done once every batch is acknowledged."""
     partitions: dict[str, list[int]] = {}
+    partition_of: dict[tuple[str, bytes], int] = {}  # a line's records share a key: hashed once
     runs: dict[tuple[str, int], list[Outgoing]] = {}
     for record in records:
-        if record.topic not in partitions:
-            partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
-        every = partitions[record.topic]
-        runs.setdefault((record.topic, PARTITIONER(record.key, every, every)), []).append(record)
+        where = (record.topic, record.key)
+        if where not in partition_of:
+            if record.topic not in partitions:
+                partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
+            every = partitions[record.topic]
+            partition_of[where] = PARTITIONER(record.key, every, every)
+        runs.setdefault((record.topic, partition_of[where]), []).append(record)
     pending = []
     for (topic, partition), run in runs.items():
         batch = producer.create_batch()

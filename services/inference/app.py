@@ -124,7 +124,12 @@ def create(settings: InferenceSettings | None = None, **given: Any) -> FastAPI:
         broker,
         settings,
         title="yieldloop inference",
-        lifecycle=Lifecycle(after_broker=[serve_champion], before_stop=[commits.drain]),
+        lifecycle=Lifecycle(
+            before_broker=[svc.decoders.start],
+            after_broker=[serve_champion],
+            before_stop=[commits.drain],
+            after_stop=[svc.decoders.close],
+        ),
     )
     api.state.inference = svc
     api.description = asyncapi.POINTER

@@ -14,6 +14,7 @@ from services.common.review import KafkaReviewLog, ReviewLog
 from services.common.settings import load_settings
 from services.common.wiring import Given, Ports, adapters
 from services.inference.config import InferenceConfig, InferenceSettings
+from services.inference.decoding import Decoders
 from services.inference.domain import ModelSlot, ZipLimits
 from services.inference.metrics import Metrics
 
@@ -28,9 +29,11 @@ class Inference(Ports):
     slot: ModelSlot[LoadedModel] | None = None
     swapping: asyncio.Lock = field(default_factory=asyncio.Lock)
     metrics: Metrics = field(init=False)
+    decoders: Decoders = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.runtime.metrics.registry)
+        self.decoders = Decoders(self.config.decode_processes)
 
     @property
     def model(self) -> LoadedModel:

@@ -21,6 +21,10 @@ class InferenceConfig(Listens):
     # Threads of one forward; none leaves torch's default (one per core). Batches are judged
     # side by side, so one thread each keeps the cores busy without two pools fighting for them.
     torch_threads: int | None = Field(1, ge=1)
+    # Processes beside the service that decode the line's images: in the service's own threads
+    # decoding holds the interpreter, which then judges, stores and publishes a third slower.
+    # 0 decodes in a thread of the service.
+    decode_processes: int = Field(1, ge=0)
     rest_line_id: str = "rest"
     max_upload_bytes: int = Field(5_000_000, ge=1)
     max_pixels: int = Field(20_000_000, ge=1)

@@ -75,9 +75,7 @@ async def images_submitted(records: Sequence[Record], svc: Inference) -> list[Pr
     """Judge a batch from the line: its predictions, not yet sent (`report` sends them, in the
     order of the batches). Each record stands alone: a poison one is dead-lettered by itself
     and the rest are judged; a transient fault retries the judging, not the dead letters."""
-    arrived, poison = await svc.runtime.handle(
-        "unpack", lambda: asyncio.to_thread(unpack, records, svc)
-    )
+    arrived, poison = await svc.runtime.handle("unpack", lambda: unpack(records, svc))
     for record, exc in poison:
         svc.metrics.rejected.labels(type(exc).__name__).inc()
         await svc.runtime.handle("dead_letter", partial(svc.dead_letter, record, exc))
@@ -86,19 +84,40 @@ async def images_submitted(records: Sequence[Record], svc: Inference) -> list[Pr
     return await svc.runtime.handle("images_submitted", lambda: judged(arrived, svc))
 
 
-def unpack(
+async def unpack(
     records: Sequence[Record], svc: Inference
 ) -> tuple[list[Arrived], list[tuple[Record, Exception]]]:
+    """Each record parsed and its image fetched in a thread, then decoded by the decoders; one
+    that fails either is poison by itself."""
+    parsed, poison = await asyncio.to_thread(parse, records, svc)
+    c = svc.config
+    decoded = await svc.decoders.decode(
+        [data for _, _, data in parsed],
+        size=serving_size(svc),
+        max_bytes=c.max_upload_bytes,
+        max_pixels=c.max_pixels,
+    )
     arrived: list[Arrived] = []
+    for (record, event, data), pixels in zip(parsed, decoded, strict=True):
+        if isinstance(pixels, ImageRejected):
+            poison.append((record, pixels))
+        else:
+            arrived.append(Arrived(record, event, data, pixels))
+    return arrived, poison
+
+
+def parse(
+    records: Sequence[Record], svc: Inference
+) -> tuple[list[tuple[Record, ImageSubmitted, bytes]], list[tuple[Record, Exception]]]:
+    parsed: list[tuple[Record, ImageSubmitted, bytes]] = []
     poison: list[tuple[Record, Exception]] = []
     for record in records:
         try:
             event = codec.decode(record.value, ImageSubmitted)
-            data = image_bytes(svc.store, event.image)
-            arrived.append(Arrived(record, event, data, decode(data, svc)))
+            parsed.append((record, event, image_bytes(svc.store, event.image)))
         except POISON as exc:
             poison.append((record, exc))
-    return arrived, poison
+    return parsed, poison
 
 
 async def judged(arrived: list[Arrived], svc: Inference) -> list[PredictionMade]:

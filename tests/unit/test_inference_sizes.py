@@ -76,7 +76,7 @@ def test_a_48_px_line_is_judged_at_48_px_with_its_image_statistics() -> None:
 
 def test_images_that_arrived_before_the_model_was_loaded_are_judged_at_its_size() -> None:
     svc, published = service(48)
-    arrived, poison = handlers.unpack([record_of(submitted(1), offset=0)], svc)
+    arrived, poison = asyncio.run(handlers.unpack([record_of(submitted(1), offset=0)], svc))
     assert arrived[0].pixels.shape == (32, 32) and poison == []
 
     asyncio.run(handlers.start(svc))
