@@ -100,7 +100,7 @@ def measure(settings: CommonSettings, images: int) -> Figures:
         def monitored(n: int = 20_000) -> float:
             return asyncio.run(monitor_per_s(settings.kafka_bootstrap, monitor, n))
 
-        monitored(3_000)  # untimed: its first batches and checkpoints after the start
+        monitored()  # untimed: its first batches and checkpoints after the start
         figures.median_of("monitor_per_s", monitored, REPEATS)
     say("MLflow footprint")
     figures["mlflow_rss_mb_jobs_on"] = mlflow_rss_mb(jobs=True, port=14100)
