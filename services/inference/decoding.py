@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -56,11 +59,20 @@ class Decoders:
             # sockets must not be copied into a child.
             spawn = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
-                self.processes, mp_context=spawn, initializer=_leave_interrupts_to_the_service
+                self.processes, mp_context=spawn, initializer=_decoding_process
             )
         return self._pool
 
 
-def _leave_interrupts_to_the_service() -> None:
-    """Ctrl-C reaches the whole process group: the service stops its decoders itself."""
+def _decoding_process() -> None:
+    """Ctrl-C reaches the whole process group: the service stops its decoders itself. A service
+    killed outright cannot, so each decoder leaves once the service is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    service = os.getppid()
+    threading.Thread(target=_exit_after, args=(service,), daemon=True).start()
+
+
+def _exit_after(service: int, every_s: float = 1.0) -> None:
+    while os.getppid() == service:
+        time.sleep(every_s)
+    os._exit(0)

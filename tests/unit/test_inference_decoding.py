@@ -7,6 +7,9 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
@@ -68,3 +71,40 @@ def test_a_decoding_process_that_died_fails_one_call_and_is_replaced() -> None:
         assert multiprocessing.active_children() == []  # closed: nothing left behind
 
     asyncio.run(scenario())
+
+
+def test_decoders_leave_when_the_service_is_killed_outright() -> None:
+    """kill -9 of the service leaves no decoding process behind."""
+    service = subprocess.Popen(
+        [sys.executable, "-c", SERVICE], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:
+        assert service.stdout is not None
+        decoder = int(service.stdout.readline())
+        os.kill(service.pid, signal.SIGKILL)
+        service.wait(10)
+        deadline = time.monotonic() + 15
+        while alive(decoder) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(decoder)
+    finally:
+        service.kill()
+
+
+SERVICE = """
+import asyncio, multiprocessing, time
+from services.inference.decoding import Decoders
+decoders = Decoders(1)
+asyncio.run(decoders.start())
+print([c.pid for c in multiprocessing.active_children() if "resource" not in c.name][0], flush=True)
+time.sleep(60)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
