@@ -22,8 +22,8 @@ class InferenceConfig(Listens):
     # side by side, so one thread each keeps the cores busy without two pools fighting for them.
     torch_threads: int | None = Field(1, ge=1)
     # Processes beside the service that decode the line's images: in the service's own threads
-    # decoding holds the interpreter, which then judges, stores and publishes a third slower.
-    # 0 decodes in a thread of the service.
+    # decoding holds the interpreter lock that fetching, judging, storing and publishing need.
+    # 0 decodes in a thread of the service (REST answers faster after Kafka load; see README).
     decode_processes: int = Field(1, ge=0)
     rest_line_id: str = "rest"
     max_upload_bytes: int = Field(5_000_000, ge=1)
