@@ -136,20 +136,24 @@ def main(args: argparse.Namespace) -> int:
     scenarios = [s for s in catalog() if not args.only or any(o in s.name for o in args.only)]
     scenarios = rounds_of(scenarios, 1 if args.quick else args.rounds)
     print(f"stack healthy in {stack.up(settings):.1f} s")
-    bootstrap_models(settings)
-    with Fleet(log_dir=out / "logs") as fleet:
-        print(f"services ready in {fleet.start():.1f} s; {len(scenarios)} scenarios")
-        rows = merge(
-            asyncio.run(
-                run_all(
-                    settings,
-                    fleet,
-                    scenarios,
-                    Pace(rate=args.rate, steady_rate=args.steady_rate),
-                    print,
+    try:
+        bootstrap_models(settings)
+        with Fleet(log_dir=out / "logs") as fleet:
+            print(f"services ready in {fleet.start():.1f} s; {len(scenarios)} scenarios")
+            rows = merge(
+                asyncio.run(
+                    run_all(
+                        settings,
+                        fleet,
+                        scenarios,
+                        Pace(rate=args.rate, steady_rate=args.steady_rate),
+                        print,
+                    )
                 )
             )
-        )
+    finally:
+        if not args.keep_stack:
+            stack.down(settings)
     took = time.monotonic() - began
     write(out, rows, took)
     print(table(rows))
@@ -185,4 +189,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="parts per second once the line asked for an iteration (50)",
     )
     p.add_argument("--only", nargs="*", metavar="TEXT", help="scenarios whose name contains TEXT")
+    p.add_argument(
+        "--keep-stack",
+        action="store_true",
+        help="leave Kafka/Redis/MLflow up, to look at the topics",
+    )
     p.set_defaults(run=main)
