@@ -442,11 +442,15 @@ async def raw_batch(message: StreamMessage[Any]) -> list[bytes]:
 
 async def assigned(subscriber: LogicSubscriber[Any], *, timeout_s: float = 60) -> None:
     """Wait until the subscriber's consumer owns its partitions and knows where it reads from;
-    anything published after this is received."""
+    anything published after this is received. A group new to a partition commits where it
+    starts: otherwise a rebalance later (another subscriber of the group joining) would start
+    it afresh, at the end again for `auto_offset_reset="latest"`, past what came meanwhile."""
     consumer = subscriber.consumer
     async with asyncio.timeout(timeout_s):
         while consumer is None or not consumer.assignment():
             await asyncio.sleep(0.1)
             consumer = subscriber.consumer
         for partition in consumer.assignment():
-            await consumer.position(partition)
+            position = await consumer.position(partition)
+            if await consumer.committed(partition) is None:
+                await consumer.commit({partition: position})
