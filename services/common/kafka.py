@@ -49,10 +49,10 @@ class Publish(Protocol):
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 JSON = "application/json"
-GRACEFUL_TIMEOUT_S = 30.0
-# A record batch, under the broker's 1 MB message.max.bytes: a report of 500 predictions goes in
-# one (a batch waits for the one before it on its partition to be sent).
-BATCH_BYTES = 512 * 1024  # a job asked to stop hands its record back within this
+GRACEFUL_TIMEOUT_S = 30.0  # a job asked to stop hands its record back within this
+# A record batch, under the broker's 1 MB message.max.bytes: a batch subscriber's report goes in
+# one or two (a batch waits for the one before it on its partition to be sent).
+BATCH_BYTES = 512 * 1024
 
 
 def make_broker(
@@ -301,7 +301,7 @@ class Publisher:
         self.declared = {kind: declare(broker, kind) for kind in produces}
 
     async def __call__(self, event: Event) -> None:
-        await self._send(event, wait=True)
+        await self._send(event)
 
     async def all(self, events: Sequence[Event]) -> None:
         """Hand every event to the producer in order, then wait for all acknowledgements: one
@@ -313,14 +313,14 @@ class Publisher:
         once all of them are acknowledged, and fails if one of them is not."""
         return await send_batches(aiokafka_producer(self.broker), map(_outgoing, events))
 
-    async def _send(self, event: Event, *, wait: bool) -> Any:
+    async def _send(self, event: Event) -> None:
+        """One event, through its declared publisher, awaited until acknowledged."""
         body, key = codec.encode(event), codec.key(event)
         target = self.declared.get(type(event))
         if target is not None:
-            return await target.publish(body, key=key, headers=_headers(event), no_confirm=not wait)
-        return await self.broker.publish(
-            body, topic_for(event), key=key, headers=_headers(event), no_confirm=not wait
-        )
+            await target.publish(body, key=key, headers=_headers(event))
+            return
+        await self.broker.publish(body, topic_for(event), key=key, headers=_headers(event))
 
 
 PARTITIONER = DefaultPartitioner()  # the producer's own: by the key's hash, where send() puts it
