@@ -42,6 +42,12 @@ def decode_image(
     return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
 
 
+def declared_size(data: bytes) -> tuple[int, int]:
+    """Width and height as the image's header declares them, with no pixel decoded."""
+    width, height = _open(data).size
+    return width, height
+
+
 def decode_all(
     images: list[bytes], *, size: int, max_bytes: int, max_pixels: int
 ) -> list[np.ndarray | ImageRejected]:

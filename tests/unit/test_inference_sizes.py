@@ -4,6 +4,7 @@ line need not be 32 px), and sends the image's statistics with each prediction."
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable
 
 import numpy as np
@@ -84,3 +85,32 @@ def test_images_that_arrived_before_the_model_was_loaded_are_judged_at_its_size(
 
     [made] = published.of(PredictionMade)
     assert made.item_id == "p1"
+
+
+def test_a_large_upload_is_judged_off_the_event_loop_and_reported_like_a_small_one() -> None:
+    svc, published = service(48)
+    asyncio.run(handlers.start(svc))
+    noise = np.random.default_rng(3).integers(0, 256, size=(400, 400), dtype=np.uint8)
+    heavy, blank, small = encode_png(noise), encode_png(np.zeros((1000, 1000))), part(9)
+    assert not handlers.is_small(heavy) and not handlers.is_small(blank)  # bytes, pixels
+    assert handlers.is_small(small) and handlers.is_small(b"not an image")
+
+    stored_in: dict[bytes, int] = {}
+    put = svc.store.put
+
+    def noting_thread(data: bytes) -> str:
+        stored_in[data] = threading.get_ident()
+        return put(data)
+
+    svc.store.put = noting_thread  # type: ignore[method-assign]
+    for name, data in [("heavy.png", heavy), ("blank.png", blank), ("small.png", small)]:
+        asyncio.run(handlers.predict_upload(data, name, svc))
+
+    loop_thread = threading.get_ident()  # asyncio.run's loop runs in this thread
+    assert stored_in[heavy] != loop_thread and stored_in[blank] != loop_thread
+    assert stored_in[small] == loop_thread
+    made = published.of(PredictionMade)
+    assert [p.item_id for p in made] == ["heavy.png", "blank.png", "small.png"]
+    for p, data in zip(made, [heavy, blank, small], strict=True):
+        assert p.source == "rest" and p.label in CLASSES and set(p.input_stats) == set(STATS)
+        assert p.image.uri is not None and svc.store.get(p.image.uri) == data
