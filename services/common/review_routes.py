@@ -20,12 +20,12 @@ class Answer(BaseModel):
     note: str = ""
 
 
-def reviews_of(request: Request) -> ReviewLog:
+async def reviews_of(request: Request) -> ReviewLog:
     reviews: ReviewLog = request.app.state.reviews
     return reviews
 
 
-def publish_of(request: Request) -> Publish:
+async def publish_of(request: Request) -> Publish:
     publish: Publish = request.app.state.publish
     return publish
 

@@ -142,7 +142,9 @@ def _waiting_for(title: str) -> Callable[[BaseException, float], None]:
     return say
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
+    # async, as every dependency that only reads app state: FastAPI runs a plain def in a
+    # worker thread, a hop per request that costs more than the read
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -36,7 +36,7 @@ class UploadTooLarge(ValueError):
     """An upload over its byte limit (413)."""
 
 
-def inference_of(request: Request) -> Inference:
+async def inference_of(request: Request) -> Inference:
     svc: Inference = request.app.state.inference
     return svc
 

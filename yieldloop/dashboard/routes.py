@@ -31,12 +31,12 @@ def views() -> Environment:
     )
 
 
-def board_of(request: Request) -> Board:
+async def board_of(request: Request) -> Board:
     board: Board = request.app.state.board
     return board
 
 
-def settings_of(request: Request) -> DashboardSettings:
+async def settings_of(request: Request) -> DashboardSettings:
     settings: DashboardSettings = request.app.state.settings
     return settings
 
