@@ -39,6 +39,7 @@ def test_the_inference_api_keeps_to_its_schema(system: System, tmp_path: Path) -
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=tmp_path,  # its example cache goes there, not into the checkout
     )
     print(run.stdout[-3000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
