@@ -170,21 +170,15 @@ async def predict_upload(data: bytes, filename: str | None, svc: Inference) -> J
     small one is judged on the event loop: its decode, forward and store take about 0.5 ms,
     less than handing them to a thread and back. A larger one is judged in a thread, so the
     loop never waits on a big decode or hash."""
-    name = filename or uuid.uuid4().hex
     if is_small(data):
         one = judge_upload(data, svc)
     else:
         one = await asyncio.to_thread(judge_upload, data, svc)
-    svc.metrics.predictions.labels("rest", one.label).inc()
-    line, label, confidence = svc.config.rest_line_id, one.label, one.confidence
-    made = prediction(
-        line, name, one.ref, label, confidence, one.model, cause=None, stats=one.stats
-    )
-    await svc.publish.all([made])
-    return Judged(label, confidence, name)
+    [judged] = await reported_uploads([filename or uuid.uuid4().hex], [one], svc)
+    return judged
 
 
-class OneJudged(NamedTuple):
+class UploadJudged(NamedTuple):
     model: LoadedModel
     label: str
     confidence: float
@@ -192,15 +186,14 @@ class OneJudged(NamedTuple):
     stats: dict[str, float]
 
 
-def judge_upload(data: bytes, svc: Inference) -> OneJudged:
+def judge_upload(data: bytes, svc: Inference) -> UploadJudged:
     """One upload decoded at the serving model's size, judged by it (read once, so a swap
     meanwhile changes neither) and stored."""
     model = svc.model
     pixels = decode(data, svc, size=model.image_size)[None]
-    with svc.metrics.judge_seconds.labels("rest").time():
-        [(label, confidence)] = model.classify(pixels)
+    [(label, confidence)] = classified(model, pixels, "rest", svc)
     [(ref, stats)] = kept_with_stats([data], pixels, svc)
-    return OneJudged(model, label, confidence, ref, stats)
+    return UploadJudged(model, label, confidence, ref, stats)
 
 
 def is_small(data: bytes) -> bool:
@@ -246,19 +239,25 @@ async def judge_uploads(uploads: list[Upload], svc: Inference) -> list[Judged]:
         judge(pixels, "rest", svc),
         asyncio.to_thread(kept_with_stats, [data for _, _, data in uploads], pixels, svc),
     )
+    judged = [
+        UploadJudged(model, label, confidence, ref, stats)
+        for (label, confidence), (ref, stats) in zip(verdicts, kept, strict=True)
+    ]
+    return await reported_uploads([name for name, _, _ in uploads], judged, svc)
+
+
+async def reported_uploads(
+    names: list[str], judged: list[UploadJudged], svc: Inference
+) -> list[Judged]:
+    """Uploads' predictions on the REST line, acknowledged before any label is answered."""
     line = svc.config.rest_line_id
     await svc.publish.all(
         [
-            prediction(line, name, ref, label, conf, model, cause=None, stats=stats)
-            for (name, _, _), (ref, stats), (label, conf) in zip(
-                uploads, kept, verdicts, strict=True
-            )
+            prediction(line, name, j.ref, j.label, j.confidence, j.model, cause=None, stats=j.stats)
+            for name, j in zip(names, judged, strict=True)
         ]
     )
-    return [
-        Judged(label, conf, name)
-        for (name, _, _), (label, conf) in zip(uploads, verdicts, strict=True)
-    ]
+    return [Judged(j.label, j.confidence, name) for name, j in zip(names, judged, strict=True)]
 
 
 async def model_approved(event: ModelApproved, svc: Inference) -> str:
@@ -365,13 +364,20 @@ async def report_deployed(
 async def judge(
     images: np.ndarray, source: str, svc: Inference
 ) -> tuple[LoadedModel, list[tuple[str, float]]]:
-    """The serving model's verdicts, off the event loop, timed and counted."""
+    """The serving model's verdicts, off the event loop."""
     model = svc.model  # read once: a swap meanwhile does not split the batch between models
+    return model, await asyncio.to_thread(classified, model, images, source, svc)
+
+
+def classified(
+    model: LoadedModel, images: np.ndarray, source: str, svc: Inference
+) -> list[tuple[str, float]]:
+    """The model's verdicts, timed and counted."""
     with svc.metrics.judge_seconds.labels(source).time():
-        verdicts = await asyncio.to_thread(model.classify, images)
+        verdicts = model.classify(images)
     for label, _ in verdicts:
         svc.metrics.predictions.labels(source, label).inc()
-    return model, verdicts
+    return verdicts
 
 
 def decode(data: bytes, svc: Inference, *, size: int | None = None) -> np.ndarray:
