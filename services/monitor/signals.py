@@ -151,8 +151,13 @@ class Reference:
 def total_variation(mix: Mapping[str, int], reference: Mapping[str, int]) -> float:
     """Distance between two label mixes given as counts: 0 when alike, 1 when disjoint."""
     n_mix, n_ref = sum(mix.values()), sum(reference.values())
-    labels = set(mix) | set(reference)
-    return sum(abs(mix.get(k, 0) / n_mix - reference.get(k, 0) / n_ref) for k in labels) / 2
+    distance = 0.0
+    for label, n in mix.items():
+        distance += abs(n / n_mix - reference[label] / n_ref) if label in reference else n / n_mix
+    for label, n in reference.items():
+        if label not in mix:
+            distance += n / n_ref
+    return distance / 2
 
 
 def yield_reading(rate: float, threshold: float, margin: float) -> Reading:
