@@ -127,17 +127,27 @@ class Batches(TypedDict):
     max_records: int
     fetch_min_bytes: int
     fetch_max_wait_ms: int
+    max_partition_fetch_bytes: int
+
+
+PARTITION_FETCH_BYTES = 1024 * 1024  # aiokafka's own limit per partition and fetch
 
 
 def batches(max_records: int, *, wait_ms: int, record_bytes: int) -> Batches:
     """A batch subscriber's settings for batches by time as well as count: the broker answers a
     fetch once a full batch's worth of bytes is there or `wait_ms` has passed, whichever comes
-    first. Prompt at a trickle, full batches under load."""
+    first. Prompt at a trickle, full batches under load.
+
+    One busy partition must be able to fill a batch on its own: were its share of a fetch
+    smaller than the batch's bytes, the broker would hold every fetch for `wait_ms`, load or
+    not. Its share is twice the batch's bytes, for records larger than the typical size."""
+    full = max_records * record_bytes
     return Batches(
         batch=True,
         max_records=max_records,
-        fetch_min_bytes=max_records * record_bytes,
+        fetch_min_bytes=full,
         fetch_max_wait_ms=wait_ms,
+        max_partition_fetch_bytes=max(PARTITION_FETCH_BYTES, 2 * full),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -120,6 +121,12 @@ async def _ensure(admin: AIOKafkaAdminClient, wanted: list[TopicPlan]) -> Topics
         else:
             report.matching.append(plan.name)
     return report
+
+
+async def partitions_of(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    """Every partition of a topic, as the broker describes it now."""
+    [described] = await admin.describe_topics([topic])
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
 
 
 async def _states(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, TopicState]:

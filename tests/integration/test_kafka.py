@@ -6,12 +6,23 @@ import asyncio
 import uuid
 from collections import Counter
 
+import numpy as np
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 
 import schemas as s
-from services.common.kafka import BATCH_BYTES, aiokafka_producer, make_broker, publisher
+from services.common.image_stats import image_stats
+from services.common.kafka import (
+    BATCH_BYTES,
+    aiokafka_producer,
+    batches,
+    make_broker,
+    publisher,
+)
 from services.common.settings import CommonSettings
+from services.common.topics import ensure_topics, partitions_of
+from services.monitor.config import MonitorConfig
 from tests.kafka_io import Records, read_topics
 from tests.samples import one_of_each
 from yieldloop import stack as local_stack
@@ -131,3 +142,46 @@ async def test_what_was_written_survives_a_broker_restart(stack: CommonSettings)
 
     records = await read_topics(stack, [s.topic_for(s.AlertRaised)], until=all_back, timeout=30)
     assert all_back(records)
+
+
+async def test_one_busy_partition_fills_a_whole_batch_in_one_fetch(stack: CommonSettings) -> None:
+    """The predictions of one line share a partition. Under load the monitor must still get
+    full batches from it, or every fetch would wait out `batch_wait_ms` for bytes that one
+    partition's share of a fetch can never hold."""
+    c = MonitorConfig()
+    fetch = batches(c.batch_max, wait_ms=c.batch_wait_ms, record_bytes=c.batch_record_bytes)
+    run = uuid.uuid4().hex[:8]
+    stats = image_stats(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8))
+    events = [
+        prediction(f"busy-{run}", run, i).model_copy(update={"input_stats": stats})
+        for i in range(c.batch_max * 3 // 2)
+    ]
+    topic = s.topic_for(s.PredictionMade)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap,
+        enable_auto_commit=False,
+        fetch_min_bytes=fetch["fetch_min_bytes"],
+        fetch_max_wait_ms=fetch["fetch_max_wait_ms"],
+        max_partition_fetch_bytes=fetch["max_partition_fetch_bytes"],
+    )
+    await ensure_topics(stack)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        partitions = await partitions_of(admin, topic)
+        before = await consumer.end_offsets(partitions)
+        async with make_broker(stack, client_id="busy") as broker:
+            await publisher(broker, produces=[s.PredictionMade]).all(events)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, before[tp])  # everything is there before the first fetch
+
+        first = await consumer.getmany(max_records=fetch["max_records"], timeout_ms=10_000)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+    assert sum(len(s.encode(e)) for e in events[: c.batch_max]) > 1024 * 1024
+    [(_, records)] = first.items()  # one line, one partition
+    assert [s.decode(r.value, s.PredictionMade) for r in records] == events[: c.batch_max]
