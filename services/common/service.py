@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -175,4 +176,9 @@ def _uptime(runtime: Runtime) -> float:
 def serve(app: FastAPI, *, name: str, host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM; the lifespan then lets running work finish or hand it back."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s")
+    # What the imports loaded (torch, mlflow, pydantic's schemas: half a million objects) lives as
+    # long as the process. Left to the collector, each full collection walks it all, some 0.3 s
+    # with the event loop stopped; frozen, a collection walks only what the service made since.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=60)
