@@ -8,13 +8,14 @@ import asyncio
 import time
 import uuid
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.load import producer_for, send_all
+from bench.load import producer_for, send_all, steady_heap
 from schemas import ImageRef, PredictionMade, YieldReported, codec, topic_for
 from services.common.image_stats import image_stats
 from services.common.images import decode_image, encode_png
+from services.common.topics import partitions_of
 from services.monitor.app import GROUP
 from services.monitor.config import MonitorConfig
 from services.monitor.domain import LineMonitor
@@ -75,10 +76,11 @@ async def monitor_per_s(bootstrap: str, config: MonitorConfig, n: int = 20_000) 
         for tp in consumer.assignment():
             await consumer.position(tp)
         await caught_up(bootstrap)
-        started = time.perf_counter()
-        await send_all(producer, topic_for(PredictionMade), bodies)
-        await _reports(consumer, line, expected)
-        return n / (time.perf_counter() - started)
+        with steady_heap():
+            started = time.perf_counter()
+            await send_all(producer, topic_for(PredictionMade), bodies)
+            await _reports(consumer, line, expected)
+            return n / (time.perf_counter() - started)
     finally:
         await producer.stop()
         await consumer.stop()
@@ -92,8 +94,7 @@ async def caught_up(bootstrap: str, timeout_s: float = 300) -> None:
     await admin.start()
     await ends.start()
     try:
-        await ends.topics()  # the metadata of every topic
-        partitions = [TopicPartition(topic, p) for p in ends.partitions_for_topic(topic) or ()]
+        partitions = await partitions_of(admin, topic)
         async with asyncio.timeout(timeout_s):
             while True:
                 last = await ends.end_offsets(partitions)
