@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.common.image_stats import batch_stats, image_stats
+from services.common.image_stats import batch_stats, image_stats, quantiles
 
 
 def test_a_dot_in_the_lower_right_quarter_is_placed_there() -> None:
@@ -35,3 +35,38 @@ def test_each_image_of_a_stack_gets_its_own_statistics() -> None:
         "centre_col": 0.0,
     }
     assert len({round(s["mean"], 9) for s in together}) == 5
+
+
+@pytest.mark.parametrize("width", [1, 2, 7, 64, 1024])
+def test_quantiles_are_numpys_to_the_bit(width: int) -> None:
+    rng = np.random.default_rng(width)
+    rows = rng.random((6, width))
+    rows[0] = 0.25  # ties everywhere
+    qs = (0.0, 0.10, 0.5, 0.99, 1.0)
+    found = quantiles(rows, qs)
+    for q, column in zip(qs, found, strict=True):
+        assert column.tolist() == np.quantile(rows, q, axis=1).tolist()
+
+
+def test_each_statistic_is_its_plain_definition() -> None:
+    rng = np.random.default_rng(5)
+    stack = rng.random((4, 9, 13)).astype(np.float32)
+    for image, stats in zip(stack.astype(np.float64), batch_stats(stack), strict=True):
+        ink = np.maximum(image - image.mean(), 0.0)
+        rows, cols = np.indices(image.shape) + 0.5
+        assert stats == pytest.approx(
+            {
+                "mean": image.mean(),
+                "contrast": image.std(),
+                "dark": np.percentile(image, 10),
+                "bright": np.percentile(image, 99),
+                "edges": (
+                    np.abs(np.diff(image, axis=0)).mean() + np.abs(np.diff(image, axis=1)).mean()
+                )
+                / 2,
+                "centre_row": (ink * rows).sum() / ink.sum() / 9 - 0.5,
+                "centre_col": (ink * cols).sum() / ink.sum() / 13 - 0.5,
+            },
+            rel=1e-12,
+            abs=1e-12,
+        )
