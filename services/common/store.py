@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
@@ -67,8 +67,9 @@ class LocalImageStore:
         return path.as_uri()
 
     def get(self, uri: str) -> bytes:
-        path = Path(urlparse(uri).path).resolve()
-        if not path.is_relative_to(self.root) or urlparse(uri).scheme != "file":
+        parsed = urlparse(uri)
+        path = Path(unquote(parsed.path)).resolve()  # a root's space or accent is quoted
+        if not path.is_relative_to(self.root) or parsed.scheme != "file":
             raise BlobNotFound(f"{uri} is not in this store ({self.root})")
         try:
             return verified(path.read_bytes(), uri)

@@ -26,6 +26,7 @@ from services.common.store import (
     ImageStore,
     InMemoryImageStore,
     LocalImageStore,
+    blob_key,
     sha256_of,
 )
 
@@ -119,6 +120,16 @@ def test_a_local_store_reads_nothing_outside_its_folder(tmp_path: Path) -> None:
     store = LocalImageStore(tmp_path / "store")
     with pytest.raises(BlobNotFound):
         store.get((tmp_path / "elsewhere").as_uri())
+
+
+def test_a_local_store_under_a_folder_with_a_space_and_an_accent_reads_back(
+    tmp_path: Path,
+) -> None:
+    store = LocalImageStore(tmp_path / "line 1 caméra")
+    uri = store.put(b"part 4")
+    assert uri == (tmp_path / "line 1 caméra" / blob_key(sha256_of(b"part 4"))).as_uri()
+    assert store.get(uri) == b"part 4"
+    assert store.put(b"part 4") == uri
 
 
 def test_versions_aliases_and_weights(registry: ModelRegistry) -> None:
