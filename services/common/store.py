@@ -55,16 +55,21 @@ class LocalImageStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        # A key is hex digits and slashes, which a URI takes as they are: the root's URI and
+        # the key make the blob's URI without building a Path per image.
+        self._root_uri = self.root.as_uri().rstrip("/")
 
     def put(self, data: bytes) -> str:
-        path = self.root / blob_key(sha256_of(data))
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent)
+        key = blob_key(sha256_of(data))
+        path = os.path.join(self.root, key)
+        if not os.path.exists(path):
+            folder = os.path.dirname(path)
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
             os.replace(tmp, path)  # atomic: readers never see half a blob
-        return path.as_uri()
+        return f"{self._root_uri}/{key}"
 
     def get(self, uri: str) -> bytes:
         parsed = urlparse(uri)
