@@ -166,3 +166,15 @@ def test_a_pickle_with_code_is_never_executed_even_with_a_matching_digest(
         load_weights("cnn_small", blob, sha256=sha256_hex(blob))
 
     assert not marker.exists()
+
+
+def test_predictions_are_made_in_eval_mode_whatever_mode_a_module_was_left_in() -> None:
+    model = build_model("cnn_wide", seed=0)  # BatchNorm: training mode judges by the batch
+    images = np.random.default_rng(1).random((16, 32, 32)).astype(np.float32)
+    expected = predict(model.eval(), images)
+    model.train()
+    assert all(np.array_equal(a, b) for a, b in zip(predict(model, images), expected, strict=True))
+    model.eval()
+    model[1][1].train()  # one BatchNorm of the second block only
+    assert all(np.array_equal(a, b) for a, b in zip(predict(model, images), expected, strict=True))
+    assert not any(m.training for m in model.modules())
