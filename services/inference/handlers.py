@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -375,8 +376,8 @@ def classified(
     """The model's verdicts, timed and counted."""
     with svc.metrics.judge_seconds.labels(source).time():
         verdicts = model.classify(images)
-    for label, _ in verdicts:
-        svc.metrics.predictions.labels(source, label).inc()
+    for label, count in Counter(label for label, _ in verdicts).items():
+        svc.metrics.predictions.labels(source, label).inc(count)
     return verdicts
 
 
