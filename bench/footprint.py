@@ -8,33 +8,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from bench.procs import rss_mb, tree
 from yieldloop.stack.components import http_ok
-
-
-def tree_rss_mb(pid: int) -> float:
-    """The resident memory of a process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo += children.get(current, [])
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        rss = next(
-            (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")), "0"
-        )
-        total += int(rss)
-    return total / 1024
 
 
 def mlflow_rss_mb(*, jobs: bool, port: int) -> float:
@@ -54,7 +30,7 @@ def mlflow_rss_mb(*, jobs: bool, port: int) -> float:
             while not http_ok(f"http://127.0.0.1:{port}/health") and time.monotonic() < deadline:
                 time.sleep(0.5)
             time.sleep(5)  # let the job runner and its consumers settle
-            return tree_rss_mb(server.pid)
+            return rss_mb(tree(server.pid))
         finally:
             server.terminate()
             server.wait(timeout=60)

@@ -8,12 +8,14 @@ import asyncio
 import statistics
 import time
 import uuid
+from contextlib import nullcontext
 
 import httpx
 import numpy as np
 from aiokafka import AIOKafkaConsumer
 
 from bench.load import producer_for, send_all, steady_heap
+from bench.procs import CpuUse
 from schemas import ImageRef, ImageSubmitted, PredictionMade, codec, topic_for
 from services.common.images import decode_image, encode_png
 from services.common.models import LoadedModel
@@ -61,16 +63,18 @@ def submitted(pngs: list[bytes], line: str) -> list[ImageSubmitted]:
     ]
 
 
-async def kafka_per_s(settings: CommonSettings, pngs: list[bytes]) -> float:
+async def kafka_per_s(
+    settings: CommonSettings, pngs: list[bytes], cpu: CpuUse | None = None
+) -> float:
     """Every image sent at once (the producer does not wait per record), timed until the
-    prediction of the last one arrives."""
+    prediction of the last one arrives; `cpu` also counts the CPU time of that part."""
     line = f"bench-{uuid.uuid4().hex[:6]}"
     events = submitted(pngs, line)
     async with _predictions(settings) as consumer:
         producer = producer_for(settings.kafka_bootstrap)
         await producer.start()
         try:
-            with steady_heap():
+            with steady_heap(), cpu or nullcontext():
                 started = time.perf_counter()
                 bodies = [(codec.encode(e), codec.key(e)) for e in events]
                 await send_all(producer, topic_for(ImageSubmitted), bodies)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 from collections.abc import Callable
@@ -25,8 +26,9 @@ from bench.paths import (
     percentile,
     single_forward_ms,
 )
+from bench.procs import CpuUse, tree
 from bench.swap import p99, under_load
-from bench.system import log_dir, running_stack
+from bench.system import broker_pid, log_dir, running_stack
 from services.common.models import load_alias, registry_from
 from services.common.settings import CommonSettings, load_settings
 from services.monitor.config import MonitorSettings
@@ -38,6 +40,7 @@ WARM_UP = 300  # images through a path before it is timed
 # shared 2-core machine can be off by a factor of two. Each run's figure goes to the JSON too.
 REPEATS = 9
 REST_REQUESTS = 1000
+CORES = os.cpu_count() or 1
 
 
 def say(step: str) -> None:
@@ -80,16 +83,18 @@ def measure(settings: CommonSettings, images: int) -> Figures:
             kafka_per_s(settings, pngs[:WARM_UP])
         )  # the group joined, the first batches run
 
-        def kafka() -> float:
-            return asyncio.run(kafka_per_s(settings, pngs))
+        def kafka(cpu: CpuUse | None = None) -> float:
+            return asyncio.run(kafka_per_s(settings, pngs, cpu))
 
+        cpu = kafka_cpu(fleet.daemons["inference"].pid(), broker_pid(settings))
         figures.alternating(
             {
                 "decode_forward_per_s": lambda: decode_forward_per_s(model, pngs),
-                "kafka_per_s": kafka,
+                "kafka_per_s": lambda: kafka(cpu),
             },
             REPEATS,
         )
+        figures.update(cpu_figures(cpu, images=REPEATS * len(pngs)))
         say("REST, sequential, between two timings of one raw forward")
         before = single_forward_ms(model, pngs[0])
         figures["http_sequential_per_s"], latencies = http_sequential(
@@ -126,6 +131,35 @@ def measure(settings: CommonSettings, images: int) -> Figures:
     return figures
 
 
+def kafka_cpu(service: int | None, broker: int) -> CpuUse:
+    """Where the cores go during the Kafka path: the service's process, its decoding processes,
+    the broker, and the bench itself, which sends the images and reads the predictions."""
+    if service is None:
+        raise RuntimeError("the inference service is not running")
+    bench = os.getpid()
+    return CpuUse(
+        {
+            "service": lambda: [service],
+            "decoders": lambda: tree(service)[1:],
+            "broker": lambda: tree(broker),
+            "bench": lambda: [bench],
+        }
+    )
+
+
+def cpu_figures(cpu: CpuUse, *, images: int) -> dict[str, float]:
+    """CPU microseconds per image of each group, how many cores were busy, and the rate that
+    this much CPU per image allows if every core of the machine did nothing else."""
+    per_image = {f"kafka_cpu_us_{name}": s / images * 1e6 for name, s in cpu.spent.items()}
+    total = sum(per_image.values())
+    return {
+        **per_image,
+        "kafka_cpu_us_total": total,
+        "kafka_cores_busy": cpu.cores(),
+        "kafka_cpu_bound_per_s": CORES * 1e6 / total,
+    }
+
+
 def ratios(f: dict[str, float]) -> dict[str, float]:
     return {
         "kafka_over_decode_forward": f["kafka_per_s"] / f["decode_forward_per_s"],
@@ -141,6 +175,12 @@ ROWS = [
     ("PNG decode + batched forward", "decode_forward_per_s", "images/s"),
     ("Kafka path, producer not waiting", "kafka_per_s", "images/s"),
     ("  over decode + forward", "kafka_over_decode_forward", "ratio"),
+    ("  CPU per image: inference service", "kafka_cpu_us_service", "us"),
+    ("  CPU per image: its decoding processes", "kafka_cpu_us_decoders", "us"),
+    ("  CPU per image: Kafka broker", "kafka_cpu_us_broker", "us"),
+    ("  CPU per image: bench (sends, reads)", "kafka_cpu_us_bench", "us"),
+    (f"  cores busy, of {CORES}", "kafka_cores_busy", "cores"),
+    (f"  bound by that CPU on {CORES} cores", "kafka_cpu_bound_per_s", "images/s"),
     ("one sequential POST /predict per image", "http_sequential_per_s", "images/s"),
     ("  Kafka path over it", "kafka_over_http_sequential", "ratio"),
     ("REST p50 / p99", "rest_p50_ms", "ms"),

@@ -51,3 +51,14 @@ def log_dir() -> Path:
     from services.common.settings import REPO_ROOT
 
     return REPO_ROOT / "runs" / "bench-logs"
+
+
+def broker_pid(settings: CommonSettings) -> int:
+    """The Kafka broker's process, as the stack started it."""
+    from yieldloop.stack.components import components
+
+    [kafka] = [c for c in components(settings) if c.name == "kafka"]
+    pid = kafka.daemon.pid()
+    if pid is None:
+        raise RuntimeError("the bench's Kafka broker is not running")
+    return pid
