@@ -55,10 +55,9 @@ def log_dir() -> Path:
 
 def broker_pid(settings: CommonSettings) -> int:
     """The Kafka broker's process, as the stack started it."""
-    from yieldloop.stack.components import components
+    from yieldloop.stack.components import component_named
 
-    [kafka] = [c for c in components(settings) if c.name == "kafka"]
-    pid = kafka.daemon.pid()
+    pid = component_named(settings, "kafka").daemon.pid()
     if pid is None:
         raise RuntimeError("the bench's Kafka broker is not running")
     return pid

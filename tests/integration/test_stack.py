@@ -56,6 +56,12 @@ def test_up_twice_is_harmless_and_down_leaves_no_process(own_stack: CommonSettin
     stack.up(own_stack, say=None)  # already running: nothing new started
     assert [c.daemon.pid() for c in components(own_stack)] == pids
 
+    stack.restart(own_stack, "redis")  # one component by its name: a new process, the rest kept
+    after = [c.daemon.pid() for c in components(own_stack)]
+    assert after[0] == pids[0] and after[1] not in (None, pids[1]) and after[2] == pids[2]
+    with pytest.raises(ValueError, match="known: kafka, redis, mlflow"):
+        stack.restart(own_stack, "zookeeper")
+
     stack.down(own_stack, say=None)
     assert all(s == "down" for s in stack.status(own_stack).values())
     assert processes_of(own_stack.stack.path()) == []

@@ -15,7 +15,7 @@ from schemas import RetrainRequested, TrainingProgressed
 from services.common.settings import CommonSettings
 from yieldloop.chaos.timeline import Timeline
 from yieldloop.fleet import SERVICES, Fleet
-from yieldloop.stack.components import components
+from yieldloop.stack.components import component_named
 
 GRACE_S = 5.0  # a crash point right after the last event still fires within this
 
@@ -123,7 +123,7 @@ class Outage:
     async def during(self, stage: Stage) -> None:
         await stage.timeline.first(RetrainRequested)
         await asyncio.sleep(stage.rng.uniform(0.5, 3.0))
-        part = next(c for c in components(stage.settings) if c.name == self.component)
+        part = component_named(stage.settings, self.component)
         await asyncio.to_thread(part.daemon.stop)
         stage.fired = True
         await asyncio.sleep(self.down_s)

@@ -8,7 +8,7 @@ import time
 from services.common.settings import CommonSettings
 from services.common.topics import ensure_topics
 from yieldloop.stack import tools
-from yieldloop.stack.components import Component, components
+from yieldloop.stack.components import Component, component_named, components
 from yieldloop.stack.process import Daemon, StackError
 
 __all__ = ["StackError", "down", "restart", "status", "up"]
@@ -51,9 +51,9 @@ def status(settings: CommonSettings) -> dict[str, str]:
 
 def restart(settings: CommonSettings, name: str) -> None:
     """Stop and start one component (its data stays)."""
-    component = next(c for c in components(settings) if c.name == name)
-    component.daemon.stop()
-    component.up()
+    part = component_named(settings, name)
+    part.daemon.stop()
+    part.up()
 
 
 def _state(component: Component) -> str:

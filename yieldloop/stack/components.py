@@ -227,3 +227,12 @@ def port_open(host: str, port: int) -> bool:
 
 def components(settings: CommonSettings) -> list[Component]:
     return [Kafka("kafka", settings), Redis("redis", settings), Mlflow("mlflow", settings)]
+
+
+def component_named(settings: CommonSettings, name: str) -> Component:
+    """One component of the stack by its name."""
+    found = [c for c in components(settings) if c.name == name]
+    if not found:
+        known = ", ".join(c.name for c in components(settings))
+        raise ValueError(f"no stack component {name!r}; known: {known}")
+    return found[0]
